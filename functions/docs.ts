@@ -1,0 +1,7 @@
+import { docsAsset } from '../lib/docs';
+import { httpHandler } from '../lib/http';
+
+/** GET /docs and /docs/*: Swagger UI from the swagger-ui-dist package, no CDN, works offline. */
+export const handler = httpHandler({}, ({ event }) =>
+  docsAsset(event.pathParameters?.proxy ?? '', event.headers['accept-encoding']),
+);

@@ -1,0 +1,4 @@
+import { httpHandler, ok } from '../lib/http';
+
+/** GET /health: no auth, no I/O; for load balancers and the local runtime's start-up check. */
+export const handler = httpHandler({}, () => ok({ status: 'ok' }));

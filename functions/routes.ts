@@ -1,0 +1,171 @@
+import type { z } from 'zod';
+import {
+  HealthOut,
+  LoginBody,
+  RefreshTokenBody,
+  RegisterBody,
+  TokenPairOut,
+  UploadForm,
+  UploadOut,
+  UserOut,
+} from '../lib/schemas';
+
+/** What a function touches; infra turns it into least-privilege grants and mounts. */
+export interface RouteNeeds {
+  /** SQLite on EFS: the function mounts the file system. */
+  readonly db?: 'read' | 'write';
+  readonly s3?: 'read' | 'write';
+  /** Signs or verifies JWTs: may read the JWT secret. */
+  readonly jwt?: boolean;
+  /** Hashes or compares passwords (bcrypt): gets more memory, hence more CPU. */
+  readonly bcrypt?: boolean;
+}
+
+export interface RouteDocs {
+  readonly summary: string;
+  readonly tag: 'auth' | 'files' | 'meta';
+  readonly request?: { readonly json: z.ZodType } | { readonly multipart: z.ZodType };
+  /** Success responses; problem responses are listed by status in `errors`. */
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType; readonly contentType?: string }>>;
+  readonly errors?: readonly number[];
+}
+
+export interface Route {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** API Gateway route path: `{name}` for a parameter, `{proxy+}` for the rest of the path. */
+  readonly path: string;
+  /** File in `functions/` exporting `handler`. Several routes may share one (one Lambda). */
+  readonly handler: string;
+  readonly auth: boolean;
+  readonly needs: RouteNeeds;
+  /** Left out of the OpenAPI document (the docs' own asset route). */
+  readonly hidden?: boolean;
+  readonly docs: RouteDocs;
+}
+
+/**
+ * The single source of truth for the API's surface: the CDK stack builds one Lambda per
+ * handler and one API Gateway route per row, the local runtime routes by it, and the OpenAPI
+ * document is generated from it.
+ */
+export const routes: readonly Route[] = [
+  {
+    method: 'POST',
+    path: '/auth/register',
+    handler: 'auth-register',
+    auth: false,
+    needs: { db: 'write', bcrypt: true },
+    docs: {
+      summary: 'Create an account',
+      tag: 'auth',
+      request: { json: RegisterBody },
+      responses: { 201: { description: 'Created', schema: UserOut } },
+      errors: [400, 409, 415, 422],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/auth/login',
+    handler: 'auth-login',
+    auth: false,
+    needs: { db: 'write', jwt: true, bcrypt: true },
+    docs: {
+      summary: 'Exchange email and password for an access and a refresh token',
+      tag: 'auth',
+      request: { json: LoginBody },
+      responses: { 200: { description: 'A new token pair', schema: TokenPairOut } },
+      errors: [400, 401, 415, 422],
+    },
+  },
+  {
+    method: 'GET',
+    path: '/auth/me',
+    handler: 'auth-me',
+    auth: true,
+    needs: { db: 'read', jwt: true },
+    docs: {
+      summary: 'The signed-in user',
+      tag: 'auth',
+      responses: { 200: { description: 'The user', schema: UserOut } },
+      errors: [401],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/auth/refresh',
+    handler: 'auth-refresh',
+    auth: false,
+    needs: { db: 'write', jwt: true },
+    docs: {
+      summary: 'Rotate a refresh token: the old one is revoked, a new pair is issued',
+      tag: 'auth',
+      request: { json: RefreshTokenBody },
+      responses: { 200: { description: 'A new token pair', schema: TokenPairOut } },
+      errors: [400, 401, 415, 422],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/auth/logout',
+    handler: 'auth-logout',
+    auth: false,
+    needs: { db: 'write' },
+    docs: {
+      summary: 'Revoke a refresh token and its session; answers 204 whatever the token was',
+      tag: 'auth',
+      request: { json: RefreshTokenBody },
+      responses: { 204: { description: 'Logged out' } },
+      errors: [400, 415, 422],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/upload',
+    handler: 'upload',
+    auth: true,
+    needs: { db: 'write', s3: 'write', jwt: true },
+    docs: {
+      summary: 'Upload one file (multipart field `file`) through the API',
+      tag: 'files',
+      request: { multipart: UploadForm },
+      responses: { 200: { description: 'Stored; `url` is a presigned download link', schema: UploadOut } },
+      errors: [400, 401, 413, 415, 422],
+    },
+  },
+  {
+    method: 'GET',
+    path: '/health',
+    handler: 'health',
+    auth: false,
+    needs: {},
+    docs: { summary: 'Liveness check', tag: 'meta', responses: { 200: { description: 'Up', schema: HealthOut } } },
+  },
+  {
+    method: 'GET',
+    path: '/openapi.json',
+    handler: 'openapi',
+    auth: false,
+    needs: {},
+    docs: { summary: 'This document', tag: 'meta', responses: { 200: { description: 'OpenAPI 3.1 document' } } },
+  },
+  {
+    method: 'GET',
+    path: '/docs',
+    handler: 'docs',
+    auth: false,
+    needs: {},
+    docs: { summary: 'Swagger UI', tag: 'meta', responses: { 200: { description: 'HTML page', contentType: 'text/html' } } },
+  },
+  {
+    method: 'GET',
+    path: '/docs/{proxy+}',
+    handler: 'docs',
+    auth: false,
+    needs: {},
+    hidden: true,
+    docs: { summary: 'Swagger UI assets', tag: 'meta', responses: { 200: { description: 'Asset' } } },
+  },
+];
+
+/** Handler names, once each: one Lambda function per name. */
+export const handlerNames = (): string[] => [...new Set(routes.map((route) => route.handler))];

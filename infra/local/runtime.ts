@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { getConfig, resetConfig } from '../../lib/config';
+import { closeDb, getDb } from '../../lib/db/connection';
+import { resetSigningKey } from '../../lib/auth/signing-key';
+import { getS3, resetS3 } from '../../lib/storage/s3';
+import { startApiServer } from './server';
+
+/** s3rver's built-in account. */
+const EMBEDDED_S3_CREDENTIALS = { id: 'S3RVER', secret: 'S3RVER' };
+
+export interface LocalRuntime {
+  readonly apiUrl: string;
+  readonly docsUrl: string;
+  readonly s3Url: string;
+  /** What the runtime decided for the user, to print at start-up. */
+  readonly notes: readonly string[];
+  close(): Promise<void>;
+}
+
+export interface LocalRuntimeOptions {
+  /** Defaults to `process.env`, which the runtime fills in: the handlers read it in-process. */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * The whole product on one machine with nothing but Node: an embedded S3-compatible server
+ * (unless `S3_ENDPOINT` points at one, such as MinIO), SQLite and objects under `DATA_DIR`, a
+ * generated development JWT secret, and the real handlers behind an API Gateway emulation.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const env = options.env ?? process.env;
+  const notes: string[] = [];
+  const dataDir = path.resolve(env.DATA_DIR || './.data');
+  fs.mkdirSync(dataDir, { recursive: true });
+  env.DATA_DIR = dataDir;
+
+  if (!env.JWT_SECRET && !env.JWT_SECRET_ARN && env.NODE_ENV !== 'production') {
+    const { secret, created } = developmentSecret(dataDir);
+    env.JWT_SECRET = secret;
+    notes.push(`${created ? 'Generated' : 'Using'} a development JWT secret in ${path.join(dataDir, 'jwt-secret')} (set JWT_SECRET to use your own)`);
+  }
+
+  let embedded: S3rver | undefined;
+  if (!env.S3_ENDPOINT) {
+    resetConfig();
+    const config = getConfig(); // validates S3_PORT, S3_BUCKET, HOST before anything listens
+    embedded = new S3rver({
+      address: config.local.host,
+      port: config.local.s3Port,
+      silent: true,
+      directory: path.join(dataDir, 's3'),
+      vhostBuckets: false,
+      configureBuckets: [{ name: config.s3.bucket, configs: [] }],
+    });
+    const port = await listenEmbedded(embedded, config.local.host, config.local.s3Port);
+    const host = ['0.0.0.0', '::'].includes(config.local.host) ? 'localhost' : config.local.host;
+    env.S3_ENDPOINT = `http://${host}:${port}`;
+    env.S3_ACCESS_KEY_ID ||= EMBEDDED_S3_CREDENTIALS.id;
+    env.S3_SECRET_ACCESS_KEY ||= EMBEDDED_S3_CREDENTIALS.secret;
+    notes.push(`Embedded S3 server (s3rver) keeps objects in ${path.join(dataDir, 's3')}`);
+  }
+
+  resetConfig();
+  resetS3();
+  resetSigningKey();
+  const config = getConfig();
+  try {
+    if (!embedded) await ensureBucket(config.s3.bucket);
+    getDb(); // open and migrate now: a broken database fails the start, not the first request
+    const api = await startApiServer({
+      host: config.local.host,
+      port: config.local.port,
+      corsOrigins: config.corsOrigins,
+      log: options.log,
+    });
+    return {
+      apiUrl: api.url,
+      docsUrl: `${api.url}/docs`,
+      s3Url: config.s3.publicEndpoint ?? '',
+      notes,
+      close: async () => {
+        await api.close();
+        await closeEmbedded(embedded);
+        closeDb();
+        resetS3();
+      },
+    };
+  } catch (error) {
+    await closeEmbedded(embedded);
+    closeDb();
+    throw error;
+  }
+}
+
+const embeddedServers = new WeakMap<S3rver, http.Server>();
+
+/**
+ * Starts s3rver on our own HTTP server: its `run()` lets a busy port escape as an unhandled
+ * 'error' event that kills the process instead of rejecting.
+ */
+async function listenEmbedded(s3rver: S3rver, host: string, port: number): Promise<number> {
+  await s3rver.configureBuckets();
+  const server = http.createServer(s3rver.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  embeddedServers.set(s3rver, server);
+  return (server.address() as AddressInfo).port;
+}
+
+async function closeEmbedded(s3rver: S3rver | undefined): Promise<void> {
+  const server = s3rver && embeddedServers.get(s3rver);
+  if (!server) return;
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** The secret persisted in `DATA_DIR/jwt-secret` (mode 0600), created on first start. */
+function developmentSecret(dataDir: string): { secret: string; created: boolean } {
+  const file = path.join(dataDir, 'jwt-secret');
+  try {
+    const secret = fs.readFileSync(file, 'utf8').trim();
+    if (Buffer.byteLength(secret) >= 32) return { secret, created: false };
+  } catch {
+    // not there yet
+  }
+  const secret = randomBytes(32).toString('hex');
+  fs.writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return { secret, created: true };
+}
+
+/** Creates the bucket on an external S3-compatible server (MinIO) if it is missing. */
+async function ensureBucket(bucket: string): Promise<void> {
+  try {
+    await getS3().send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch {
+    await getS3().send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+}

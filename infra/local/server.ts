@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { routes as defaultRoutes, type Route } from '../../functions/routes';
+import { lambdaContext, toApiGatewayEvent } from './event';
+import { Router } from './routing';
+
+/** API Gateway HTTP API's request payload limit. */
+export const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Lambda's synchronous invocation payload limit, measured on the serialized event/result. */
+export const LAMBDA_MAX_PAYLOAD_BYTES = 6_291_456;
+
+type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
+
+export interface ApiServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly corsOrigins: readonly string[];
+  readonly routes?: readonly Route[];
+  /** One line per request; silent when absent. */
+  readonly log?: (line: string) => void;
+}
+
+export interface ApiServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the real handlers over HTTP as API Gateway would: each request becomes a payload 2.0
+ * event for the function the route table names, and each result becomes the HTTP answer.
+ * Handlers are loaded once and stay warm, like a Lambda container.
+ */
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const routeList = options.routes ?? defaultRoutes;
+  const router = new Router(routeList);
+  const handlers = new Map<string, Promise<LambdaHandler>>();
+  const loadHandler = (name: string) => {
+    let loaded = handlers.get(name);
+    if (!loaded) {
+      loaded = import(`../../functions/${name}`).then((module: { handler: LambdaHandler }) => module.handler);
+      handlers.set(name, loaded);
+    }
+    return loaded;
+  };
+
+  const server = http.createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      options.log?.(`${req.method} ${req.url} ${res.statusCode} ${ms.toFixed(1)}ms`);
+    });
+    handle(req, res).catch((error: unknown) => {
+      options.log?.(`local runtime error: ${error instanceof Error ? error.stack : String(error)}`);
+      if (!res.headersSent) sendGatewayMessage(res, 500, 'Internal Server Error');
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    res.setHeader('apigw-requestid', requestId);
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const method = req.method ?? 'GET';
+    const cors = corsHeaders(options.corsOrigins, req.headers.origin);
+
+    if (method === 'OPTIONS' && req.headers['access-control-request-method'] && cors) {
+      const methods = router.methodsFor(path);
+      res.writeHead(204, {
+        ...cors,
+        'Access-Control-Allow-Methods': methods.length ? methods.join(',') : 'GET,POST,PUT,DELETE',
+        'Access-Control-Allow-Headers': 'authorization,content-type',
+        'Access-Control-Max-Age': '600',
+      });
+      res.end();
+      return;
+    }
+
+    const match = router.match(method, path);
+    if (!match) return drainThen(req, () => sendGatewayMessage(res, 404, 'Not Found', cors));
+
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > API_GATEWAY_MAX_BODY_BYTES) return drainThen(req, () => sendGatewayMessage(res, 413, 'Request Entity Too Large', cors));
+    const body = await readBody(req, API_GATEWAY_MAX_BODY_BYTES);
+    if (!body) return sendGatewayMessage(res, 413, 'Request Entity Too Large', cors);
+
+    const event = toApiGatewayEvent(req, body, match, requestId);
+    const context = lambdaContext(match.route.handler);
+    if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_MAX_PAYLOAD_BYTES) {
+      return sendProblem(res, 413, context.awsRequestId, cors);
+    }
+
+    const result = await (await loadHandler(match.route.handler))(event, context);
+    writeResult(res, result, cors);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+  return {
+    url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Reads the whole body, or returns undefined (and discards the rest) past `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) over = true;
+      if (!over) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(over ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Answers only after the client has finished sending, so it reliably sees the answer. */
+function drainThen(req: IncomingMessage, respond: () => void): void {
+  if (req.readableEnded) return respond();
+  req.on('end', respond);
+  req.resume();
+}
+
+function corsHeaders(allowed: readonly string[], origin: string | undefined): Record<string, string> | undefined {
+  if (!origin || allowed.length === 0) return undefined;
+  if (allowed.includes('*')) return { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'www-authenticate,retry-after' };
+  if (!allowed.includes(origin)) return undefined;
+  return { 'Access-Control-Allow-Origin': origin, Vary: 'Origin', 'Access-Control-Expose-Headers': 'www-authenticate,retry-after' };
+}
+
+/** The `{"message": ...}` answers API Gateway itself gives (no route, too large, failures). */
+function sendGatewayMessage(res: ServerResponse, status: number, message: string, cors?: Record<string, string>): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', ...cors });
+  res.end(JSON.stringify({ message }));
+}
+
+function sendProblem(res: ServerResponse, status: 413, instance: string, cors?: Record<string, string>): void {
+  res.writeHead(status, { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...cors });
+  res.end(
+    JSON.stringify({
+      type: 'about:blank',
+      title: 'Content Too Large',
+      status,
+      detail: `The request exceeds Lambda's ${LAMBDA_MAX_PAYLOAD_BYTES}-byte payload limit (about 4.7 MB of file after base64); upload larger files directly to storage`,
+      instance,
+    }),
+  );
+}
+
+/** Payload 2.0 results: a structured `{statusCode, headers, body, ...}` or any JSON value (200). */
+function writeResult(res: ServerResponse, result: APIGatewayProxyResultV2, cors: Record<string, string> | undefined): void {
+  if (typeof result !== 'object' || result === null || !('statusCode' in result)) {
+    res.writeHead(200, { 'Content-Type': 'application/json', ...cors });
+    res.end(typeof result === 'string' ? result : JSON.stringify(result));
+    return;
+  }
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {})) {
+    if (value !== undefined && value !== null) headers[name] = String(value);
+  }
+  if (result.cookies?.length) headers['Set-Cookie'] = result.cookies;
+  const body = result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+  if (body && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
+  res.writeHead(result.statusCode ?? 200, { ...headers, ...cors });
+  res.end(body);
+}

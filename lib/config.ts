@@ -1,0 +1,221 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The whole runtime configuration, read once from the environment and frozen.
+ *
+ * Every variable is documented in `.env.example` and the README. Bad configuration fails at
+ * start-up with one line (`ConfigError.message`) that names the variable.
+ */
+export interface Config {
+  /** `NODE_ENV=production` or running inside AWS Lambda: no fallbacks for secrets. */
+  readonly production: boolean;
+  readonly inLambda: boolean;
+  readonly databasePath: string;
+  readonly journalMode: JournalMode;
+  readonly jwt: {
+    /** Set locally (`JWT_SECRET`); in AWS the secret comes from Secrets Manager instead. */
+    readonly secret: string | undefined;
+    readonly secretArn: string | undefined;
+    readonly issuer: string;
+    readonly audience: string;
+    readonly accessTtlSeconds: number;
+    readonly refreshTtlSeconds: number;
+    readonly refreshReuseGraceSeconds: number;
+  };
+  readonly bcryptRounds: number;
+  readonly s3: {
+    readonly bucket: string;
+    /** Internal address; undefined means AWS S3 itself. */
+    readonly endpoint: string | undefined;
+    /** The address presigned URLs are signed for (what a browser can reach). */
+    readonly publicEndpoint: string | undefined;
+    readonly region: string;
+    readonly accessKeyId: string | undefined;
+    readonly secretAccessKey: string | undefined;
+  };
+  readonly presignedUrlExpireSeconds: number;
+  readonly maxUploadBytes: number;
+  readonly corsOrigins: readonly string[];
+  readonly userQuotaBytes: number;
+  readonly local: {
+    readonly host: string;
+    readonly port: number;
+    readonly s3Port: number;
+    readonly dataDir: string;
+  };
+}
+
+export type JournalMode = 'WAL' | 'DELETE' | 'TRUNCATE' | 'PERSIST';
+
+/**
+ * Lambda's synchronous payload limit is 6,291,456 bytes of event JSON; a file travels base64
+ * encoded inside it (4/3 growth), so no file above this can ever reach a handler.
+ */
+export const LAMBDA_FILE_CEILING_BYTES = Math.floor((6_291_456 * 3) / 4);
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const url = z
+  .string()
+  .trim()
+  .refine((value) => /^https?:\/\/[^/]+/.test(value) && URL.canParse(value), 'must be an http(s) URL')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const nonEmpty = z.string().trim().min(1);
+
+const envSchema = z.object({
+  NODE_ENV: z.string().optional(),
+  AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
+  DATA_DIR: nonEmpty.default('./.data'),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^sqlite:\/\/\/.+/, 'must look like sqlite:///path/to/file.db')
+    .optional(),
+  SQLITE_JOURNAL_MODE: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .pipe(z.enum(['WAL', 'DELETE', 'TRUNCATE', 'PERSIST']))
+    .optional(),
+  JWT_SECRET: z
+    .string()
+    .refine((value) => Buffer.byteLength(value) >= 32, 'must be at least 32 bytes (try: openssl rand -hex 32)')
+    .optional(),
+  JWT_SECRET_ARN: z.string().trim().startsWith('arn:', 'must be a Secrets Manager ARN').optional(),
+  JWT_ISSUER: nonEmpty.default('secure-upload-api'),
+  JWT_AUDIENCE: nonEmpty.default('secure-upload-api'),
+  ACCESS_TOKEN_EXPIRE_SECONDS: int(30, 86_400).default(900),
+  REFRESH_TOKEN_EXPIRE_SECONDS: int(60, 31_536_000).default(2_592_000),
+  REFRESH_REUSE_GRACE_SECONDS: int(0, 300).default(0),
+  // bcryptjs accepts 4-31; above 15 a single login takes many seconds, a self-inflicted DoS.
+  BCRYPT_ROUNDS: int(4, 15).default(12),
+  S3_BUCKET: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
+    .default('uploads'),
+  S3_ENDPOINT: url.optional(),
+  S3_PUBLIC_ENDPOINT: url.optional(),
+  S3_REGION: nonEmpty.default('us-east-1'),
+  S3_ACCESS_KEY_ID: nonEmpty.optional(),
+  S3_SECRET_ACCESS_KEY: nonEmpty.optional(),
+  // SigV4 presigned URLs live at most 7 days.
+  PRESIGNED_URL_EXPIRE_SECONDS: int(1, 604_800).default(3600),
+  MAX_UPLOAD_BYTES: int(1, LAMBDA_FILE_CEILING_BYTES).default(4_194_304),
+  CORS_ORIGINS: z.string().optional(),
+  USER_QUOTA_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(10_737_418_240),
+  HOST: nonEmpty.default('127.0.0.1'),
+  PORT: int(0, 65_535).default(8000),
+  S3_PORT: int(0, 65_535).default(9000),
+});
+
+/** Treats `VAR=` (empty) like an unset variable, as most tools and .env files mean it. */
+function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') out[key] = value;
+  return out;
+}
+
+/** Builds and validates the configuration; throws a one-line {@link ConfigError}. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? 'environment');
+    throw new ConfigError(`Invalid configuration: ${name} ${issue?.message ?? 'is invalid'}`);
+  }
+  const e = parsed.data;
+  const inLambda = e.AWS_LAMBDA_FUNCTION_NAME !== undefined;
+  const production = inLambda || e.NODE_ENV === 'production';
+
+  if (!e.JWT_SECRET && !e.JWT_SECRET_ARN) {
+    throw new ConfigError(
+      production
+        ? 'Invalid configuration: JWT_SECRET_ARN (or JWT_SECRET) is required in production; there is no fallback secret'
+        : 'Invalid configuration: JWT_SECRET is required (at least 32 bytes; npm start generates one for you)',
+    );
+  }
+  if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
+    throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together');
+  }
+
+  const dataDir = path.resolve(e.DATA_DIR);
+  const databasePath = e.DATABASE_URL
+    ? databasePathFromUrl(e.DATABASE_URL)
+    : path.join(dataDir, 'dev.db');
+
+  const config: Config = {
+    production,
+    inLambda,
+    databasePath,
+    journalMode: e.SQLITE_JOURNAL_MODE ?? (inLambda ? 'DELETE' : 'WAL'),
+    jwt: {
+      secret: e.JWT_SECRET,
+      secretArn: e.JWT_SECRET_ARN,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      accessTtlSeconds: e.ACCESS_TOKEN_EXPIRE_SECONDS,
+      refreshTtlSeconds: e.REFRESH_TOKEN_EXPIRE_SECONDS,
+      refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
+    },
+    bcryptRounds: e.BCRYPT_ROUNDS,
+    s3: {
+      bucket: e.S3_BUCKET,
+      endpoint: e.S3_ENDPOINT,
+      publicEndpoint: e.S3_PUBLIC_ENDPOINT ?? e.S3_ENDPOINT,
+      region: e.S3_REGION,
+      accessKeyId: e.S3_ACCESS_KEY_ID,
+      secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+    },
+    presignedUrlExpireSeconds: e.PRESIGNED_URL_EXPIRE_SECONDS,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    corsOrigins: (e.CORS_ORIGINS ?? (production ? '' : '*'))
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+    userQuotaBytes: e.USER_QUOTA_BYTES,
+    local: { host: e.HOST, port: e.PORT, s3Port: e.S3_PORT, dataDir },
+  };
+  return deepFreeze(config);
+}
+
+/**
+ * `sqlite:///relative/path.db` (SQLAlchemy's form, as in the seed) or
+ * `sqlite:////absolute/path.db`; `sqlite:///:memory:` is allowed for experiments.
+ */
+export function databasePathFromUrl(databaseUrl: string): string {
+  const rest = databaseUrl.slice('sqlite:///'.length);
+  return rest === ':memory:' ? rest : path.resolve(rest);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child && typeof child === 'object') deepFreeze(child);
+  }
+  return Object.freeze(value);
+}
+
+let current: Config | undefined;
+
+/** The configuration of this container, built on first use. */
+export function getConfig(): Config {
+  current ??= loadConfig();
+  return current;
+}
+
+/** Forgets the cached configuration (tests, and the local runtime after it fills in defaults). */
+export function resetConfig(): void {
+  current = undefined;
+}

@@ -1,0 +1,84 @@
+import type { Database } from 'better-sqlite3';
+
+/** A schema change. Append only: a released migration is never edited, only followed. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'users, refresh tokens, files',
+    sql: `
+      CREATE TABLE users (
+        id              TEXT PRIMARY KEY,
+        email           TEXT NOT NULL,
+        -- trimmed, NFC, lower-cased: what uniqueness and login compare
+        email_key       TEXT NOT NULL UNIQUE,
+        hashed_password TEXT NOT NULL,
+        created_at      TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE refresh_tokens (
+        id          TEXT PRIMARY KEY,              -- the token's jti
+        user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        family_id   TEXT NOT NULL,                 -- one login and all its rotations
+        token_hash  TEXT NOT NULL UNIQUE,          -- SHA-256 hex; the token itself is never stored
+        revoked     INTEGER NOT NULL DEFAULT 0,
+        rotated_at  TEXT,                          -- set when exchanged for a successor
+        expires_at  TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
+      CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
+
+      CREATE TABLE files (
+        id           TEXT PRIMARY KEY,
+        owner_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        key          TEXT NOT NULL UNIQUE,
+        filename     TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        created_at   TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX files_owner_created ON files(owner_id, created_at DESC, id DESC);
+    `,
+  },
+];
+
+/**
+ * Brings the schema up to date in one `BEGIN IMMEDIATE` transaction, so that cold starts of
+ * several containers racing on one database apply each migration exactly once. A no-op (one
+ * read) when already current.
+ *
+ * @returns the versions applied by this call
+ */
+export function migrate(db: Database, list: readonly Migration[] = migrations): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  ) STRICT`);
+  const current = () =>
+    (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
+  if (current() >= (list.at(-1)?.version ?? 0)) return [];
+
+  const apply = db.transaction(() => {
+    const from = current(); // re-read under the write lock: another container may have won
+    const applied: number[] = [];
+    for (const migration of list) {
+      if (migration.version <= from) continue;
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        migration.version,
+        migration.name,
+        new Date().toISOString(),
+      );
+      applied.push(migration.version);
+    }
+    return applied;
+  });
+  return apply.immediate();
+}

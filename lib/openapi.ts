@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import type { Route } from '../functions/routes';
+import { titleFor } from './http/errors';
+import { Problem } from './schemas';
+
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * The OpenAPI 3.1 document, generated from the route table and its zod schemas, so that the
+ * contract, the validation and the docs cannot drift apart.
+ */
+export function buildOpenApiDocument(routes: readonly Route[]): object {
+  const components: Record<string, JsonSchema> = {};
+
+  /** Named schemas (`.meta({id})`) go to components and are referenced; others are inlined. */
+  const ref = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
+    const { $schema: _drop, id, ...json } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+    if (typeof id !== 'string') return json;
+    components[id] ??= json;
+    return { $ref: `#/components/schemas/${id}` };
+  };
+  const problem = ref(Problem, 'output');
+
+  const paths: Record<string, Record<string, object>> = {};
+  for (const route of routes) {
+    if (route.hidden) continue;
+    const { docs } = route;
+    const responses: Record<string, object> = {};
+    for (const [status, response] of Object.entries(docs.responses)) {
+      const contentType = response.contentType ?? 'application/json';
+      responses[status] = {
+        description: response.description,
+        ...(response.schema ? { content: { [contentType]: { schema: ref(response.schema, 'output') } } } : {}),
+      };
+    }
+    for (const status of [...(docs.errors ?? []), 500]) {
+      responses[String(status)] = {
+        description: titleFor(status),
+        content: { 'application/problem+json': { schema: problem } },
+        ...(status === 401
+          ? { headers: { 'WWW-Authenticate': { description: 'Bearer challenge (RFC 6750)', schema: { type: 'string' } } } }
+          : {}),
+      };
+    }
+    let requestBody: object | undefined;
+    if (docs.request && 'json' in docs.request) {
+      requestBody = { required: true, content: { 'application/json': { schema: ref(docs.request.json, 'input') } } };
+    } else if (docs.request) {
+      requestBody = { required: true, content: { 'multipart/form-data': { schema: ref(docs.request.multipart, 'input') } } };
+    }
+    (paths[route.path] ??= {})[route.method.toLowerCase()] = {
+      operationId: route.handler.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()),
+      summary: docs.summary,
+      tags: [docs.tag],
+      ...(route.auth ? { security: [{ bearerAuth: [] }] } : {}),
+      ...(requestBody ? { requestBody } : {}),
+      responses,
+    };
+  }
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Secure File Upload API',
+      version: '1.0.0',
+      description:
+        'JWT-authenticated file uploads to S3-compatible storage. Errors are RFC 9457 application/problem+json.',
+    },
+    tags: [
+      { name: 'auth', description: 'Accounts and tokens' },
+      { name: 'files', description: 'Uploads and downloads' },
+      { name: 'meta', description: 'Health and documentation' },
+    ],
+    paths,
+    components: {
+      schemas: components,
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { PASSWORD_MAX_BYTES, PASSWORD_MIN_LENGTH } from './auth/passwords';
+
+/**
+ * One schema per body: the TypeScript type, the runtime validation (422 with JSON pointers)
+ * and the OpenAPI document all come from here.
+ */
+
+const email = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email({ error: 'must be a valid email address' }))
+  .meta({ example: 'alice@example.com' });
+
+const passwordBytes = (min: number) =>
+  z
+    .string()
+    .min(min, min > 1 ? `must be at least ${min} characters` : 'is required')
+    .refine((value) => Buffer.byteLength(value, 'utf8') <= PASSWORD_MAX_BYTES, {
+      error: `must be at most ${PASSWORD_MAX_BYTES} bytes in UTF-8 (bcrypt ignores anything longer)`,
+    });
+
+export const RegisterBody = z
+  .object({ email, password: passwordBytes(PASSWORD_MIN_LENGTH).meta({ example: 'SecurePassword123!' }) })
+  .meta({ id: 'RegisterBody' });
+
+export const LoginBody = z
+  .object({ email, password: passwordBytes(1).meta({ example: 'SecurePassword123!' }) })
+  .meta({ id: 'LoginBody' });
+
+export const RefreshTokenBody = z.object({ refresh_token: z.string().min(1, 'is required') }).meta({ id: 'RefreshTokenBody' });
+
+export const UserOut = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    created_at: z.string().meta({ example: '2024-01-15T10:30:00Z', description: 'ISO-8601 UTC, to the second' }),
+  })
+  .meta({ id: 'User' });
+
+export const TokenPairOut = z
+  .object({
+    access_token: z.string(),
+    refresh_token: z.string(),
+    token_type: z.literal('bearer'),
+    expires_in: z.number().int().meta({ description: 'access token lifetime in seconds', example: 900 }),
+  })
+  .meta({ id: 'TokenPair' });
+
+export const UploadOut = z
+  .object({
+    id: z.uuid().meta({ description: 'the file id in the files table' }),
+    filename: z.string().meta({ example: 'document.pdf' }),
+    key: z.string().meta({ description: 'storage key; opaque to clients' }),
+    url: z.string().meta({ description: 'presigned download URL (attachment), valid PRESIGNED_URL_EXPIRE_SECONDS' }),
+    status: z.literal('uploaded'),
+  })
+  .meta({ id: 'Upload' });
+
+export const UploadForm = z
+  .object({ file: z.string().meta({ format: 'binary', description: 'the file; at most MAX_UPLOAD_BYTES' }) })
+  .meta({ id: 'UploadForm' });
+
+export const HealthOut = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+
+export const Problem = z
+  .object({
+    type: z.string().meta({ example: 'about:blank' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().meta({ description: 'the request id' }),
+    errors: z.array(z.object({ pointer: z.string(), detail: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+
+export type RegisterBody = z.output<typeof RegisterBody>;
+export type LoginBody = z.output<typeof LoginBody>;
+export type RefreshTokenBody = z.output<typeof RefreshTokenBody>;

@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { SqliteError } from 'better-sqlite3';
+import { dummyPasswordHash, hashPassword, verifyPassword } from './auth/passwords';
+import { getDb, statement } from './db/connection';
+import { HttpError, unauthorized } from './http/errors';
+import { isoSeconds } from './time';
+
+/** The seed's public user shape. */
+export interface User {
+  readonly id: string;
+  readonly email: string;
+  readonly created_at: string;
+}
+
+export interface Credentials {
+  readonly email: string;
+  readonly password: string;
+}
+
+/** What uniqueness and login compare: trimmed, Unicode-normalized, lower-cased. */
+export const emailKey = (email: string): string => email.trim().normalize('NFC').toLowerCase();
+
+/**
+ * Creates an account. The email is stored as given (trimmed) and unique case-insensitively.
+ * The UNIQUE index decides races: of two simultaneous registrations one wins, the other is 409.
+ */
+export async function registerUser({ email, password }: Credentials): Promise<User> {
+  const hashed = await hashPassword(password);
+  const user: User = { id: randomUUID(), email: email.trim(), created_at: isoSeconds() };
+  try {
+    statement(getDb(), 'INSERT INTO users (id, email, email_key, hashed_password, created_at) VALUES (?, ?, ?, ?, ?)').run(
+      user.id,
+      user.email,
+      emailKey(email),
+      hashed,
+      user.created_at,
+    );
+  } catch (error) {
+    if (error instanceof SqliteError && error.code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      throw new HttpError(409, 'Email already registered');
+    }
+    throw error;
+  }
+  return user;
+}
+
+/**
+ * Checks a password. Unknown emails pay one bcrypt compare against a dummy hash, so both
+ * failures take the same time and give the same answer.
+ */
+export async function authenticate({ email, password }: Credentials): Promise<User> {
+  const row = statement(getDb(), 'SELECT id, email, created_at, hashed_password FROM users WHERE email_key = ?').get(
+    emailKey(email),
+  ) as (User & { hashed_password: string }) | undefined;
+  const matches = await verifyPassword(password, row?.hashed_password ?? dummyPasswordHash());
+  if (!row || !matches) throw unauthorized('Invalid email or password');
+  return { id: row.id, email: row.email, created_at: row.created_at };
+}
+
+export function findUserById(id: string): User | undefined {
+  return statement(getDb(), 'SELECT id, email, created_at FROM users WHERE id = ?').get(id) as User | undefined;
+}

@@ -1,0 +1,20 @@
+/**
+ * Every test file starts from the same known environment, before any module reads config.
+ * Test files that need other settings change `process.env` and call `resetRuntime()`.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+
+for (const name of Object.keys(process.env)) {
+  if (/^(S3_|JWT_|DATABASE_URL|SQLITE_|BCRYPT_|ACCESS_TOKEN|REFRESH_TOKEN|PRESIGNED|MAX_UPLOAD|CORS_|USER_QUOTA|AWS_LAMBDA)/.test(name)) {
+    delete process.env[name];
+  }
+}
+process.env.NODE_ENV = 'test';
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING = '1';
+process.env.JWT_SECRET = randomBytes(32).toString('hex');
+// Cost 4 keeps suites fast; the benchmark measures the real cost 12.
+process.env.BCRYPT_ROUNDS = '4';
+process.env.DATA_DIR = path.join(os.tmpdir(), `sua-test-${process.pid}-${randomBytes(4).toString('hex')}`);
