@@ -121,6 +121,9 @@ const envSchema = z.object({
   S3_PORT: int(0, 65_535).default(9000),
 });
 
+/** Every environment variable the configuration reads (docker-compose and infra are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 /** Treats `VAR=` (empty) like an unset variable, as most tools and .env files mean it. */
 function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
