@@ -12,12 +12,17 @@ type JsonSchema = Record<string, unknown>;
 export function buildOpenApiDocument(routes: readonly Route[]): object {
   const components: Record<string, JsonSchema> = {};
 
-  /** Named schemas (`.meta({id})`) go to components and are referenced; others are inlined. */
+  /**
+   * Named schemas (`.meta({id})`) go to components and are referenced; others are inlined.
+   * Zod emits named schemas as `$defs`; they move to `components.schemas`.
+   */
   const ref = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
-    const { $schema: _drop, id, ...json } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
-    if (typeof id !== 'string') return json;
-    components[id] ??= json;
-    return { $ref: `#/components/schemas/${id}` };
+    const emitted = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+    const { $schema: _schema, $defs, ...json } = JSON.parse(
+      JSON.stringify(emitted).replaceAll('"#/$defs/', '"#/components/schemas/'),
+    ) as JsonSchema & { $defs?: Record<string, JsonSchema> };
+    for (const [id, definition] of Object.entries($defs ?? {})) components[id] ??= definition;
+    return json;
   };
   const problem = ref(Problem, 'output');
 

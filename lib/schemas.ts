@@ -11,7 +11,7 @@ const email = z
   .trim()
   .max(254)
   .pipe(z.email({ error: 'must be a valid email address' }))
-  .meta({ example: 'alice@example.com' });
+  .meta({ example: 'alice@example.com', format: 'email' });
 
 const passwordBytes = (min: number) =>
   z

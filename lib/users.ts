@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { SqliteError } from 'better-sqlite3';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './auth/passwords';
 import { getDb, statement } from './db/connection';
 import { HttpError, unauthorized } from './http/errors';
@@ -36,7 +35,9 @@ export async function registerUser({ email, password }: Credentials): Promise<Us
       user.created_at,
     );
   } catch (error) {
-    if (error instanceof SqliteError && error.code === 'SQLITE_CONSTRAINT_UNIQUE') {
+    // Duck-typed on purpose: better-sqlite3 binds its SqliteError class once per process, so
+    // `instanceof` fails wherever its JS is loaded twice (Jest's per-file module registries).
+    if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
       throw new HttpError(409, 'Email already registered');
     }
     throw error;

@@ -13,7 +13,7 @@ export function isTextContentType(contentType: string | undefined): boolean {
   return (
     type.startsWith('text/') ||
     /^application\/(.+\+)?json$/.test(type) ||
-    /^application\/(.+\+)?xml$/.test(type) ||
+    /^[a-z]+\/(.+\+)?xml$/.test(type) ||
     type === 'application/javascript' ||
     type === 'application/ecmascript'
   );

@@ -6,7 +6,8 @@ import type { z } from 'zod';
 import { logger } from '../logger';
 import type { User } from '../users';
 import { bearerAuth, type AuthContext } from './auth';
-import { jsonBody, multipartBody, type MultipartForm } from './body';
+import { jsonBody, multipartBody } from './body';
+import type { MultipartForm } from './multipart';
 import { problemDetails } from './problem';
 import { toApiGatewayResult, type HttpResponse } from './response';
 

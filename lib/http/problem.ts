@@ -14,16 +14,18 @@ interface MiddyHttpError extends Error {
 const isMiddyError = (error: unknown): error is MiddyHttpError =>
   error instanceof Error && typeof (error as Partial<MiddyHttpError>).statusCode === 'number';
 
-/** Maps Middy's parser errors onto the contract: malformed bodies are 400, not Middy's 415. */
+/**
+ * Maps Middy's own errors onto the contract. Its JSON parser says 415 for a malformed body
+ * too; the contract says 400 there and keeps 415 for a wrong Content-Type.
+ */
 function fromMiddy(error: MiddyHttpError): HttpError | undefined {
   if (error.statusCode >= 500) return undefined;
-  const pkg = error.cause?.package ?? '';
-  const kind = pkg.includes('multipart') ? 'multipart/form-data' : 'application/json';
-  if (error.statusCode === 415 && error.message.startsWith('Invalid or malformed')) {
-    return new HttpError(400, `The request body is not valid ${kind === 'application/json' ? 'JSON' : kind}`, { cause: error });
+  const fromJsonParser = error.cause?.package === '@middy/http-json-body-parser';
+  if (fromJsonParser && error.statusCode === 415 && error.message.startsWith('Invalid or malformed')) {
+    return new HttpError(400, 'The request body is not valid JSON', { cause: error });
   }
-  if (error.statusCode === 415) {
-    return new HttpError(415, `Content-Type must be ${kind}`, { cause: error });
+  if (fromJsonParser && error.statusCode === 415) {
+    return new HttpError(415, 'Content-Type must be application/json', { cause: error });
   }
   return new HttpError(error.statusCode, error.expose === false ? titleFor(error.statusCode) : error.message, {
     cause: error,

@@ -1,0 +1,90 @@
+import Busboy, { type BusboyInstance } from '@fastify/busboy';
+import { HttpError } from './errors';
+
+export interface MultipartFile {
+  readonly filename: string;
+  readonly mimetype: string;
+  readonly encoding: string;
+  readonly truncated: boolean;
+  readonly content: Buffer;
+}
+
+export type MultipartForm = Readonly<Record<string, MultipartFile | string>>;
+
+export interface MultipartLimits {
+  readonly fileSize: number;
+  readonly files: number;
+  readonly fields: number;
+}
+
+/**
+ * RFC 2046 allows a quoted boundary, parameters in any order and any case of the media type
+ * (.NET's HttpClient quotes the boundary). Returns the boundary, or undefined when the header
+ * is not multipart/form-data at all.
+ */
+export function multipartBoundary(contentType: string | undefined): string | undefined {
+  const [type, ...params] = (contentType ?? '').split(';').map((part) => part.trim());
+  if (type?.toLowerCase() !== 'multipart/form-data') return undefined;
+  for (const param of params) {
+    const match = /^boundary=(?:"([^"]{1,70})"|([^\s";]{1,70}))$/i.exec(param);
+    if (match) return match[1] ?? match[2];
+  }
+  return undefined;
+}
+
+const malformed = (cause?: unknown) => new HttpError(400, 'The request body is not valid multipart/form-data', { cause });
+
+/**
+ * Parses a whole multipart/form-data body with busboy (the parser Middy's own middleware
+ * wraps). Written here rather than taken from `@middy/http-multipart-body-parser` 6 because
+ * that one lets a truncated part's stream error escape as an uncaught exception (a remote
+ * crash of the container) and rejects quoted boundaries.
+ *
+ * A file over `limits.fileSize` is kept with `truncated: true` so the caller can answer 413;
+ * more files or fields than allowed are a 422, never silently dropped.
+ */
+export function parseMultipart(body: Buffer, contentType: string | undefined, limits: MultipartLimits): Promise<Record<string, MultipartFile | string>> {
+  const boundary = multipartBoundary(contentType);
+  if (boundary === undefined) return Promise.reject(new HttpError(415, 'Content-Type must be multipart/form-data'));
+
+  return new Promise((resolve, reject) => {
+    const form: Record<string, MultipartFile | string> = {};
+    let failed = false;
+    const fail = (error: HttpError) => {
+      if (!failed) reject(error);
+      failed = true;
+    };
+    let parser: BusboyInstance;
+    try {
+      parser = Busboy({
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        limits: { fileSize: limits.fileSize, files: limits.files, fields: limits.fields, parts: limits.files + limits.fields, fieldSize: 64 * 1024 },
+        preservePath: true, // the raw name reaches our own sanitizer, which logs nothing and trusts nothing
+      });
+    } catch (error) {
+      reject(malformed(error));
+      return;
+    }
+    parser.on('file', (field, stream, filename, encoding, mimetype) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', (error: unknown) => fail(malformed(error)));
+      stream.on('end', () => {
+        form[field] = { filename, mimetype, encoding, truncated: stream.truncated === true, content: Buffer.concat(chunks) };
+      });
+    });
+    parser.on('field', (field, value) => {
+      form[field] = value;
+    });
+    const tooMany = (what: string) => () =>
+      fail(new HttpError(422, `Too many ${what} in the form`, { errors: [{ pointer: '', detail: `too many ${what}` }] }));
+    parser.on('filesLimit', tooMany('files'));
+    parser.on('fieldsLimit', tooMany('fields'));
+    parser.on('partsLimit', tooMany('parts'));
+    parser.on('error', (error: unknown) => fail(malformed(error)));
+    parser.on('finish', () => {
+      if (!failed) resolve(form);
+    });
+    parser.end(body);
+  });
+}

@@ -1,0 +1,25 @@
+/**
+ * One contender in a cross-process race (tests/integration/race.test.ts): its own process,
+ * its own SQLite connection, like a second Lambda container on the same EFS file. Waits for
+ * START_AT, calls one handler, prints the status code.
+ */
+import { handler as refresh } from '../../functions/auth-refresh';
+import { handler as register } from '../../functions/auth-register';
+import { getDb } from '../../lib/db/connection';
+import { createTestEventV2, invoke } from './events';
+
+async function main(): Promise<void> {
+  getDb(); // open (and migrate) before the start line, so the race is about the request alone
+  const startAt = Number(process.env.START_AT);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - Date.now())));
+  const result =
+    process.env.RACE === 'refresh'
+      ? await invoke(refresh, createTestEventV2({ method: 'POST', path: '/auth/refresh', json: { refresh_token: process.env.REFRESH_TOKEN } }))
+      : await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: { email: process.env.EMAIL, password: 'SecurePassword123!' } }));
+  process.stdout.write(`${result.status}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { ConfigError, LAMBDA_FILE_CEILING_BYTES, loadConfig } from '../../lib/config';
+
+const secret = 'x'.repeat(32);
+
+describe('loadConfig', () => {
+  it('gives the documented defaults', () => {
+    const config = loadConfig({ JWT_SECRET: secret });
+    expect(config).toMatchObject({
+      production: false,
+      journalMode: 'WAL',
+      databasePath: path.resolve('.data/dev.db'),
+      bcryptRounds: 12,
+      presignedUrlExpireSeconds: 3600,
+      maxUploadBytes: 4_194_304,
+      userQuotaBytes: 10_737_418_240,
+      corsOrigins: ['*'],
+      jwt: { issuer: 'secure-upload-api', audience: 'secure-upload-api', accessTtlSeconds: 900, refreshTtlSeconds: 2_592_000, refreshReuseGraceSeconds: 0 },
+      s3: { bucket: 'uploads', region: 'us-east-1', endpoint: undefined },
+      local: { port: 8000, s3Port: 9000, host: '127.0.0.1' },
+    });
+    expect(Object.isFrozen(config.jwt)).toBe(true);
+  });
+
+  it('switches to the NFS-safe journal and no wildcard CORS inside Lambda', () => {
+    const config = loadConfig({ JWT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:x', AWS_LAMBDA_FUNCTION_NAME: 'f' });
+    expect([config.production, config.journalMode, config.corsOrigins]).toEqual([true, 'DELETE', []]);
+  });
+
+  it('reads the seed-style DATABASE_URL, relative and absolute', () => {
+    expect(loadConfig({ JWT_SECRET: secret, DATABASE_URL: 'sqlite:///./dev.db' }).databasePath).toBe(path.resolve('dev.db'));
+    expect(loadConfig({ JWT_SECRET: secret, DATABASE_URL: 'sqlite:////mnt/db/app.db' }).databasePath).toBe('/mnt/db/app.db');
+  });
+
+  it('uses S3_ENDPOINT for presigning unless S3_PUBLIC_ENDPOINT says otherwise', () => {
+    const internal = loadConfig({ JWT_SECRET: secret, S3_ENDPOINT: 'http://minio:9000/' });
+    expect([internal.s3.endpoint, internal.s3.publicEndpoint]).toEqual(['http://minio:9000', 'http://minio:9000']);
+    const split = loadConfig({ JWT_SECRET: secret, S3_ENDPOINT: 'http://minio:9000', S3_PUBLIC_ENDPOINT: 'http://localhost:9000' });
+    expect(split.s3.publicEndpoint).toBe('http://localhost:9000');
+  });
+
+  it.each<[string, NodeJS.ProcessEnv, RegExp]>([
+    ['no secret at all', {}, /^Invalid configuration: JWT_SECRET is required/],
+    ['no fallback in production', { NODE_ENV: 'production' }, /JWT_SECRET_ARN \(or JWT_SECRET\) is required in production/],
+    ['a short secret', { JWT_SECRET: 'short' }, /^Invalid configuration: JWT_SECRET must be at least 32 bytes/],
+    ['a word for a number', { JWT_SECRET: secret, BCRYPT_ROUNDS: 'twelve' }, /^Invalid configuration: BCRYPT_ROUNDS must be a whole number/],
+    ['a dangerous cost', { JWT_SECRET: secret, BCRYPT_ROUNDS: '20' }, /BCRYPT_ROUNDS/],
+    ['an unknown journal mode', { JWT_SECRET: secret, SQLITE_JOURNAL_MODE: 'fast' }, /SQLITE_JOURNAL_MODE/],
+    ['a non-sqlite database', { JWT_SECRET: secret, DATABASE_URL: 'postgres://x' }, /DATABASE_URL must look like sqlite:\/\/\//],
+    ['an endpoint that is not a URL', { JWT_SECRET: secret, S3_ENDPOINT: 'minio:9000' }, /S3_ENDPOINT must be an http\(s\) URL/],
+    ['an upload limit Lambda cannot carry', { JWT_SECRET: secret, MAX_UPLOAD_BYTES: String(LAMBDA_FILE_CEILING_BYTES + 1) }, /MAX_UPLOAD_BYTES/],
+    ['half the S3 credentials', { JWT_SECRET: secret, S3_ACCESS_KEY_ID: 'a' }, /S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together/],
+  ])('fails with one line for %s', (_name, env, message) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ JWT_SECRET: secret, PORT: '', S3_ENDPOINT: '' }).local.port).toBe(8000);
+  });
+});

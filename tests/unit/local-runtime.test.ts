@@ -1,0 +1,49 @@
+import { routes } from '../../functions/routes';
+import { isTextContentType } from '../../infra/local/event';
+import { Router } from '../../infra/local/routing';
+import { multipartBoundary } from '../../lib/http/multipart';
+
+describe('API Gateway body encoding', () => {
+  it.each([
+    ['application/json', true],
+    ['application/problem+json; charset=utf-8', true],
+    ['text/plain', true],
+    ['application/xml', true],
+    ['image/svg+xml', true],
+    ['application/javascript', true],
+    ['multipart/form-data; boundary=x', false],
+    ['application/octet-stream', false],
+    ['image/png', false],
+    [undefined, false],
+  ])('%s is text: %s', (type, text) => {
+    expect(isTextContentType(type)).toBe(text);
+  });
+});
+
+describe('local router', () => {
+  const router = new Router(routes);
+  it('matches every route in the table by its own method and path', () => {
+    for (const route of routes) {
+      const path = route.path.replace('{proxy+}', 'a/b.js');
+      expect(router.match(route.method, path)?.route).toBe(route);
+    }
+  });
+  it('gives greedy path parameters and rejects other methods', () => {
+    expect(router.match('GET', '/docs/swagger-ui.css')?.pathParameters).toEqual({ proxy: 'swagger-ui.css' });
+    expect(router.match('GET', '/docs')?.routeKey).toBe('GET /docs');
+    expect(router.match('DELETE', '/auth/me')).toBeUndefined();
+    expect(router.match('GET', '/nope')).toBeUndefined();
+  });
+});
+
+describe('multipart boundaries', () => {
+  it.each([
+    ['multipart/form-data; boundary=abc-123', 'abc-123'],
+    ['Multipart/Form-Data; BOUNDARY="quoted boundary=+"', 'quoted boundary=+'],
+    ['multipart/form-data; charset=utf-8; boundary=x', 'x'],
+    ['multipart/form-data', undefined],
+    ['application/json', undefined],
+  ])('%s -> %s', (header, boundary) => {
+    expect(multipartBoundary(header)).toBe(boundary);
+  });
+});
