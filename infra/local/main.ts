@@ -8,20 +8,17 @@ import { startLocalRuntime } from './runtime';
 
 async function main(): Promise<void> {
   if (fs.existsSync('.env')) process.loadEnvFile('.env');
-  const runtime = await startLocalRuntime({ log: (line) => console.log(line) });
+  // Lambda runs Node 22; locally Node 20 is supported, so the SDK's upgrade notice is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-  for (const note of runtime.notes) console.log(note);
-  console.log(`API:     ${runtime.apiUrl}`);
-  console.log(`Docs:    ${runtime.docsUrl}`);
-  console.log(`Storage: ${runtime.s3Url}`);
-  console.log('Ready. Press Ctrl-C to stop.');
-
+  // Handlers first: a Ctrl-C during start-up must stop cleanly too.
+  let runtime: Awaited<ReturnType<typeof startLocalRuntime>> | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1); // a second Ctrl-C: leave now
     stopping = true;
     console.log(`${signal}: stopping...`);
-    runtime.close().then(
+    (runtime?.close() ?? Promise.resolve()).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(error);
@@ -31,6 +28,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+
+  runtime = await startLocalRuntime({ log: (line) => console.log(line) });
+
+  for (const note of runtime.notes) console.log(note);
+  console.log(`API:     ${runtime.apiUrl}`);
+  console.log(`Docs:    ${runtime.docsUrl}`);
+  console.log(`Storage: ${runtime.s3Url}`);
+  console.log('Ready. Press Ctrl-C to stop.');
 }
 
 main().catch((error: unknown) => {

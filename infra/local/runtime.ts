@@ -24,8 +24,6 @@ export interface LocalRuntime {
 }
 
 export interface LocalRuntimeOptions {
-  /** Defaults to `process.env`, which the runtime fills in: the handlers read it in-process. */
-  readonly env?: NodeJS.ProcessEnv;
   readonly log?: (line: string) => void;
 }
 
@@ -33,9 +31,12 @@ export interface LocalRuntimeOptions {
  * The whole product on one machine with nothing but Node: an embedded S3-compatible server
  * (unless `S3_ENDPOINT` points at one, such as MinIO), SQLite and objects under `DATA_DIR`, a
  * generated development JWT secret, and the real handlers behind an API Gateway emulation.
+ *
+ * Configuration is `process.env`, as in Lambda: the handlers run in this process and read it,
+ * so the defaults the runtime decides (secret, endpoint, credentials) are written back into it.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
-  const env = options.env ?? process.env;
+  const env = process.env;
   const notes: string[] = [];
   const dataDir = path.resolve(env.DATA_DIR || './.data');
   fs.mkdirSync(dataDir, { recursive: true });

@@ -48,7 +48,8 @@ export function httpHandler<const O extends HandlerOptions>(
   fn: (input: HandlerInput<O>) => Promise<HttpResponse> | HttpResponse,
 ): ApiHandler {
   const chain = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, AuthContext>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    // logEvent pinned off: an env switch must never put passwords or tokens into the logs.
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(httpSecurityHeaders(SECURITY_HEADERS))
     .use(problemDetails());
   if (options.auth) chain.use(bearerAuth());

@@ -13,7 +13,7 @@ for (const name of Object.keys(process.env)) {
 }
 process.env.NODE_ENV = 'test';
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING = '1';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.JWT_SECRET = randomBytes(32).toString('hex');
 // Cost 4 keeps suites fast; the benchmark measures the real cost 12.
 process.env.BCRYPT_ROUNDS = '4';

@@ -1,0 +1,160 @@
+/**
+ * What the benchmark compares: each entry measures a subject and its baseline side by side
+ * (interleaved) and judges the relation against a budget. Add a pair by adding an entry.
+ */
+import { hashPassword, verifyPassword } from '../lib/auth/passwords';
+import type { BenchContext } from './bench-runtime';
+import { differenceAtMost, ratioOnly, ratioWithin, type Verdict } from './budgets';
+import { expectStatus, multipartFile } from './http-client';
+import { mean, median, megabytesPerSecond } from './stats';
+import { interleave, timeMs } from './timing';
+
+export interface SeriesSummary {
+  readonly label: string;
+  readonly n: number;
+  /** The statistic(s) in milliseconds, as printed: `median 351.2`, `p50 0.41 / mean 0.45`. */
+  readonly stat: string;
+}
+
+export interface ComparisonResult {
+  readonly subject: SeriesSummary;
+  readonly baseline: SeriesSummary;
+  readonly verdict: Verdict;
+  /** How to read the row (estimator, caveats), printed under the table. */
+  readonly note?: string;
+}
+
+export interface Comparison {
+  readonly title: string;
+  run(context: BenchContext): Promise<ComparisonResult>;
+}
+
+const BCRYPT_ITERATIONS = 15;
+const LIGHT_REQUESTS = 2000;
+const UPLOAD_ITERATIONS = 10;
+const UPLOAD_BYTES = 4 * 1024 * 1024;
+
+const ms = (value: number, digits = 1) => value.toFixed(digits);
+const medianStat = (samples: readonly number[]) => `median ${ms(median(samples))}`;
+
+function login(context: BenchContext, email: string, expected: 200 | 401): () => Promise<void> {
+  const body = JSON.stringify({ email, password: context.user.password });
+  return async () => {
+    const answer = await context.client.request('/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    expectStatus(answer, expected, `login as ${email}`);
+  };
+}
+
+/** (a) A login is one bcrypt compare plus little else: HTTP, event, SQLite, JWT signing. */
+const loginVersusCompare: Comparison = {
+  title: 'login vs one bcrypt compare',
+  async run(context) {
+    const hash = await hashPassword(context.user.password, context.bcryptRounds);
+    const samples = await interleave(
+      {
+        login: login(context, context.user.email, 200),
+        compare: async () => {
+          if (!(await verifyPassword(context.user.password, hash))) throw new Error('bcrypt compare did not match');
+        },
+      },
+      { iterations: BCRYPT_ITERATIONS, warmup: 1 },
+    );
+    return {
+      subject: { label: 'POST /auth/login (known email)', n: samples.login.length, stat: medianStat(samples.login) },
+      baseline: { label: `bcrypt compare (cost ${context.bcryptRounds})`, n: samples.compare.length, stat: medianStat(samples.compare) },
+      verdict: ratioWithin(median(samples.login), median(samples.compare), { max: 1.05 }),
+    };
+  },
+};
+
+/** (b) Unknown emails pay a dummy compare, so timing does not reveal which accounts exist. */
+const unknownVersusKnownLogin: Comparison = {
+  title: 'unknown-email login vs known-email login',
+  async run(context) {
+    const samples = await interleave(
+      { unknown: login(context, `nobody-${Date.now()}@example.com`, 401), known: login(context, context.user.email, 200) },
+      { iterations: BCRYPT_ITERATIONS, warmup: 1 },
+    );
+    return {
+      subject: { label: 'login, unknown email (401)', n: samples.unknown.length, stat: medianStat(samples.unknown) },
+      baseline: { label: 'login, known email (200)', n: samples.known.length, stat: medianStat(samples.known) },
+      verdict: ratioWithin(median(samples.unknown), median(samples.known), { min: 0.9, max: 1.1 }),
+    };
+  },
+};
+
+/** (c) What bearer authentication (JWT verify + user lookup) adds to a request. */
+const meVersusHealth: Comparison = {
+  title: 'GET /auth/me vs GET /health',
+  async run(context) {
+    const get = (path: string, headers: Record<string, string>) => async () => {
+      expectStatus(await context.client.request(path, { headers }), 200, `GET ${path}`);
+    };
+    const samples = await interleave(
+      { me: get('/auth/me', { Authorization: `Bearer ${context.user.accessToken}` }), health: get('/health', {}) },
+      { iterations: LIGHT_REQUESTS, warmup: 200, batch: 100 },
+    );
+    const stat = (values: readonly number[]) => `p50 ${ms(median(values), 3)} / mean ${ms(mean(values), 3)}`;
+    const meanDifference = mean(samples.me) - mean(samples.health);
+    return {
+      subject: { label: 'GET /auth/me (bearer)', n: samples.me.length, stat: stat(samples.me) },
+      baseline: { label: 'GET /health', n: samples.health.length, stat: stat(samples.health) },
+      verdict: differenceAtMost(median(samples.me), median(samples.health), 0.25),
+      note:
+        `judged on the difference of medians (p50); the difference of means is ${meanDifference >= 0 ? '+' : ''}${ms(meanDifference, 3)} ms. ` +
+        'Per-request latencies are right-skewed: a few GC pauses or a neighbour stealing the CPU add multi-ms outliers ' +
+        'that move a mean by more than the whole budget, while the median of 2000 interleaved requests barely moves.',
+    };
+  },
+};
+
+/** (d) A file through the API (base64 inside a Lambda event) vs straight from storage. */
+const uploadVersusDownload: Comparison = {
+  title: '4 MiB upload vs presigned download',
+  async run(context) {
+    const content = Buffer.alloc(UPLOAD_BYTES);
+    for (let offset = 0; offset < content.length; offset += 4) content.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, offset);
+    const form = multipartFile('file', 'bench.bin', 'application/octet-stream', content);
+    const upload = async () => {
+      const answer = await context.client.request('/upload', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${context.user.accessToken}`, 'Content-Type': form.contentType },
+        body: form.body,
+      });
+      expectStatus(answer, 200, 'POST /upload');
+      return (JSON.parse(answer.body.toString('utf8')) as { url: string }).url;
+    };
+    const download = async (url: string) => {
+      const answer = await context.client.request(url);
+      expectStatus(answer, 200, 'GET presigned url');
+      return answer.body;
+    };
+    const checkSame = (downloaded: Buffer) => {
+      if (!downloaded.equals(content)) throw new Error('the downloaded object differs from the upload');
+    };
+
+    checkSame(await download(await upload())); // warm-up
+    const uploads: number[] = [];
+    const downloads: number[] = [];
+    for (let i = 0; i < UPLOAD_ITERATIONS; i += 1) {
+      let url = '';
+      let downloaded: Buffer = Buffer.alloc(0);
+      uploads.push(await timeMs(async () => void (url = await upload())));
+      downloads.push(await timeMs(async () => void (downloaded = await download(url))));
+      checkSame(downloaded);
+    }
+    const stat = (samples: readonly number[]) => `${medianStat(samples)} (${megabytesPerSecond(UPLOAD_BYTES, median(samples)).toFixed(1)} MB/s)`;
+    return {
+      subject: { label: 'POST /upload, 4 MiB multipart', n: uploads.length, stat: stat(uploads) },
+      baseline: { label: 'GET presigned url, same object', n: downloads.length, stat: stat(downloads) },
+      verdict: ratioOnly(median(uploads), median(downloads)),
+      note: 'each download is checked byte for byte against the upload (outside the timing); no budget, information only.',
+    };
+  },
+};
+
+/**
+ * In order of the table. Next pair, once the API hands out upload URLs: a presigned PUT of
+ * 4 MiB straight to storage vs the same bytes through POST /upload.
+ */
+export const comparisons: readonly Comparison[] = [loginVersusCompare, unknownVersusKnownLogin, meVersusHealth, uploadVersusDownload];

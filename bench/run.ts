@@ -1,0 +1,73 @@
+/**
+ * `npm run bench [-- --strict]`: the local runtime in this process, each comparison measured
+ * side by side, one table with ratios and PASS/FAIL against the budgets. Exits 0 whatever the
+ * verdicts unless `--strict` is given (then 1 on any FAIL).
+ */
+import os from 'node:os';
+import { startBenchRuntime } from './bench-runtime';
+import { comparisons, type ComparisonResult } from './comparisons';
+import { renderTable, type Column } from './table';
+
+const COLUMNS: readonly Column[] = [
+  { title: 'measure' },
+  { title: 'n', align: 'right' },
+  { title: 'median/mean ms' },
+  { title: 'compared with' },
+  { title: 'ratio/diff', align: 'right' },
+  { title: 'budget' },
+  { title: 'result' },
+];
+
+function resultWord(pass: boolean | undefined): string {
+  if (pass === undefined) return 'info';
+  return pass ? 'PASS' : 'FAIL  <--';
+}
+
+/** Two rows per comparison: the subject with its verdict, then its baseline. */
+function tableRows(results: readonly ComparisonResult[]): string[][] {
+  return results.flatMap(({ subject, baseline, verdict }) => [
+    [subject.label, String(subject.n), subject.stat, baseline.label, verdict.relation, verdict.budget, resultWord(verdict.pass)],
+    [`  ${baseline.label}`, String(baseline.n), baseline.stat, '', '', '', ''],
+  ]);
+}
+
+function machineInfo(bcryptRounds: number): string {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((value) => value.toFixed(2)).join(' ');
+  return [
+    `node ${process.version} on ${os.platform()}/${os.arch()}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), load ${load}`,
+    `bcrypt cost ${bcryptRounds} (BCRYPT_ROUNDS)`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const strict = process.argv.includes('--strict');
+  const started = Date.now();
+  const runtime = await startBenchRuntime();
+  const results: ComparisonResult[] = [];
+  try {
+    console.log(machineInfo(runtime.context.bcryptRounds));
+    console.log(`API ${runtime.context.apiUrl}\n`);
+    for (const comparison of comparisons) {
+      const began = Date.now();
+      process.stdout.write(`measuring ${comparison.title}... `);
+      results.push(await comparison.run(runtime.context));
+      console.log(`${((Date.now() - began) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    await runtime.close();
+  }
+
+  console.log(`\n${renderTable(COLUMNS, tableRows(results))}\n`);
+  for (const [index, result] of results.entries()) {
+    if (result.note) console.log(`note ${index + 1}: ${result.subject.label}: ${result.note}`);
+  }
+  const failed = results.filter((result) => result.verdict.pass === false).length;
+  console.log(`\n${failed ? `FAIL: ${failed} of ${results.length} budgets exceeded` : 'PASS: every budget met'} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (failed && strict) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import type { ApiHandler } from '../../lib/http';
+import { createTestEventV2, invoke } from '../helpers/events';
+import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
+
+const password = 'VerySecretPassword!42';
+let lines: string[];
+let restore: () => void;
+let login: ApiHandler;
+let register: ApiHandler;
+
+beforeAll(async () => {
+  useFreshDatabase();
+  // The logger reads its level at load time: set it (and a careless operator's switch to log
+  // every event) before loading the handlers.
+  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+  process.env.POWERTOOLS_LOGGER_LOG_EVENT = 'true';
+  resetRuntime();
+  ({ handler: login } = await import('../../functions/auth-login'));
+  ({ handler: register } = await import('../../functions/auth-register'));
+});
+beforeEach(() => {
+  lines = [];
+  const spies = [jest.spyOn(process.stdout, 'write'), jest.spyOn(process.stderr, 'write')];
+  for (const spy of spies) {
+    spy.mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+  }
+  restore = () => spies.forEach((spy) => spy.mockRestore());
+});
+afterEach(() => restore());
+afterAll(() => resetRuntime());
+
+it('logs unexpected errors with the request id, as JSON, without the request body or tokens', async () => {
+  const credentials = { email: 'logs@example.com', password };
+  await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
+  const tokens = await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }));
+  expect(tokens.status).toBe(200);
+
+  // Break the database: its directory is a regular file, so opening it fails inside the handler.
+  const notADirectory = useFreshDatabase();
+  fs.writeFileSync(notADirectory, 'not a directory');
+  process.env.DATABASE_URL = `sqlite:///${notADirectory}/app.db`;
+  resetRuntime();
+  const failed = await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }));
+  expect(failed.status).toBe(500);
+  expect(failed.body.detail).toBe('An unexpected error occurred. Quote the instance id when reporting it.');
+  expect(JSON.stringify(failed.body)).not.toMatch(/app\.db|sqlite|ENOTDIR|\.ts/i);
+
+  const output = lines.join('');
+  const records = output.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const error = records.find((record) => record.message === 'Unhandled error');
+  expect(error).toMatchObject({ level: 'ERROR', service: 'secure-upload-api', function_request_id: failed.body.instance });
+  expect(output).not.toContain(password);
+  expect(output).not.toContain(tokens.body.access_token);
+  expect(output).not.toContain(tokens.body.refresh_token);
+});
