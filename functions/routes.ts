@@ -1,12 +1,19 @@
 import type { z } from 'zod';
 import {
+  CompletedUploadOut,
+  CompleteUploadBody,
+  FileListOut,
+  FileWithUrlOut,
   HealthOut,
+  ListFilesQuery,
   LoginBody,
   RefreshTokenBody,
   RegisterBody,
   TokenPairOut,
   UploadForm,
   UploadOut,
+  UploadPlanBody,
+  UploadPlanOut,
   UserOut,
 } from '../lib/schemas';
 
@@ -24,7 +31,9 @@ export interface RouteNeeds {
 export interface RouteDocs {
   readonly summary: string;
   readonly tag: 'auth' | 'files' | 'meta';
-  readonly request?: { readonly json: z.ZodType } | { readonly multipart: z.ZodType };
+  readonly request?: { readonly json: z.ZodType; readonly optional?: boolean } | { readonly multipart: z.ZodType };
+  /** Query string parameters (an object schema). */
+  readonly query?: z.ZodObject;
   /** Success responses; problem responses are listed by status in `errors`. */
   readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType; readonly contentType?: string }>>;
   readonly errors?: readonly number[];
@@ -130,6 +139,69 @@ export const routes: readonly Route[] = [
       request: { multipart: UploadForm },
       responses: { 200: { description: 'Stored; `url` is a presigned download link', schema: UploadOut } },
       errors: [400, 401, 413, 415, 422],
+    },
+  },
+  {
+    method: 'GET',
+    path: '/files',
+    handler: 'files-list',
+    auth: true,
+    needs: { db: 'read', jwt: true },
+    docs: {
+      summary: "List the caller's files, newest first (cursor pagination)",
+      tag: 'files',
+      query: ListFilesQuery,
+      responses: { 200: { description: 'One page of files', schema: FileListOut } },
+      errors: [401, 422],
+    },
+  },
+  {
+    method: 'GET',
+    path: '/files/{id}',
+    handler: 'files-get',
+    auth: true,
+    needs: { db: 'read', s3: 'read', jwt: true },
+    docs: {
+      summary: 'One file with a fresh presigned download URL',
+      tag: 'files',
+      responses: { 200: { description: 'The file', schema: FileWithUrlOut } },
+      errors: [401, 404],
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/files/{id}',
+    handler: 'files-delete',
+    auth: true,
+    needs: { db: 'write', s3: 'write', jwt: true },
+    docs: { summary: 'Delete a file and its object', tag: 'files', responses: { 204: { description: 'Deleted' } }, errors: [401, 404] },
+  },
+  {
+    method: 'POST',
+    path: '/uploads',
+    handler: 'uploads-plan',
+    auth: true,
+    needs: { db: 'write', s3: 'write', jwt: true },
+    docs: {
+      summary: 'Plan a direct upload to storage: a presigned PUT, or presigned multipart parts for large files',
+      tag: 'files',
+      request: { json: UploadPlanBody },
+      responses: { 201: { description: 'What to send where', schema: UploadPlanOut } },
+      errors: [400, 401, 413, 415, 422],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/uploads/{id}/complete',
+    handler: 'uploads-complete',
+    auth: true,
+    needs: { db: 'write', s3: 'write', jwt: true },
+    docs: {
+      summary: 'Verify a direct upload (size, type) and store it; idempotent',
+      tag: 'files',
+      request: { json: CompleteUploadBody, optional: true },
+      responses: { 200: { description: 'Stored', schema: CompletedUploadOut } },
+      errors: [400, 401, 404, 409, 410, 415, 422],
     },
   },
   {

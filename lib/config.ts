@@ -36,6 +36,10 @@ export interface Config {
   };
   readonly presignedUrlExpireSeconds: number;
   readonly maxUploadBytes: number;
+  /** Direct uploads above this size use S3 multipart (always above 5 GiB, S3's PUT limit). */
+  readonly multipartThresholdBytes: number;
+  /** Media types accepted (exact, or `type/*`); empty means any. */
+  readonly allowedContentTypes: readonly string[];
   readonly corsOrigins: readonly string[];
   readonly userQuotaBytes: number;
   readonly local: {
@@ -114,6 +118,12 @@ const envSchema = z.object({
   // SigV4 presigned URLs live at most 7 days.
   PRESIGNED_URL_EXPIRE_SECONDS: int(1, 604_800).default(3600),
   MAX_UPLOAD_BYTES: int(1, LAMBDA_FILE_CEILING_BYTES).default(4_194_304),
+  // S3 parts are at least 5 MiB; a single PUT carries at most 5 GiB.
+  MULTIPART_THRESHOLD_BYTES: int(5 * 1024 ** 2, 5 * 1024 ** 3).default(100 * 1024 ** 2),
+  ALLOWED_CONTENT_TYPES: z
+    .string()
+    .regex(/^\s*[\w.+-]+\/(\*|[\w.+-]+)\s*(,\s*[\w.+-]+\/(\*|[\w.+-]+)\s*)*$/, 'must be a comma-separated list like image/png,image/*,application/pdf')
+    .optional(),
   CORS_ORIGINS: z.string().optional(),
   USER_QUOTA_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(10_737_418_240),
   HOST: nonEmpty.default('127.0.0.1'),
@@ -184,6 +194,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     presignedUrlExpireSeconds: e.PRESIGNED_URL_EXPIRE_SECONDS,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    multipartThresholdBytes: e.MULTIPART_THRESHOLD_BYTES,
+    allowedContentTypes: (e.ALLOWED_CONTENT_TYPES ?? '')
+      .split(',')
+      .map((type) => type.trim().toLowerCase())
+      .filter(Boolean),
     corsOrigins: (e.CORS_ORIGINS ?? (production ? '' : '*'))
       .split(',')
       .map((origin) => origin.trim())

@@ -3,7 +3,10 @@ import type { Route } from '../functions/routes';
 import { titleFor } from './http/errors';
 import { Problem } from './schemas';
 
-type JsonSchema = Record<string, unknown>;
+interface JsonSchema {
+  [key: string]: unknown;
+  properties?: Record<string, unknown>;
+}
 
 /**
  * The OpenAPI 3.1 document, generated from the route table and its zod schemas, so that the
@@ -49,15 +52,25 @@ export function buildOpenApiDocument(routes: readonly Route[]): object {
     }
     let requestBody: object | undefined;
     if (docs.request && 'json' in docs.request) {
-      requestBody = { required: true, content: { 'application/json': { schema: ref(docs.request.json, 'input') } } };
+      requestBody = { required: !docs.request.optional, content: { 'application/json': { schema: ref(docs.request.json, 'input') } } };
     } else if (docs.request) {
       requestBody = { required: true, content: { 'multipart/form-data': { schema: ref(docs.request.multipart, 'input') } } };
     }
+    const parameters = [
+      ...[...route.path.matchAll(/\{(\w+)\}/g)].map((match) => ({ name: match[1], in: 'path', required: true, schema: { type: 'string' } })),
+      ...Object.entries((docs.query ? ref(docs.query, 'input').properties : undefined) ?? {}).map(([name, schema]) => ({
+        name,
+        in: 'query',
+        required: false,
+        schema,
+      })),
+    ];
     (paths[route.path] ??= {})[route.method.toLowerCase()] = {
       operationId: route.handler.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()),
       summary: docs.summary,
       tags: [docs.tag],
       ...(route.auth ? { security: [{ bearerAuth: [] }] } : {}),
+      ...(parameters.length ? { parameters } : {}),
       ...(requestBody ? { requestBody } : {}),
       responses,
     };

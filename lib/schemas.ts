@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PASSWORD_MAX_BYTES, PASSWORD_MIN_LENGTH } from './auth/passwords';
+import { MAX_DIRECT_UPLOAD_BYTES } from './storage/limits';
 
 /**
  * One schema per body: the TypeScript type, the runtime validation (422 with JSON pointers)
@@ -62,6 +63,83 @@ export const UploadForm = z
   .object({ file: z.string().meta({ format: 'binary', description: 'the file; at most MAX_UPLOAD_BYTES' }) })
   .meta({ id: 'UploadForm' });
 
+const fileFields = {
+  id: z.uuid(),
+  filename: z.string().meta({ example: 'document.pdf' }),
+  key: z.string().meta({ description: 'storage key; opaque to clients' }),
+  size: z.number().int().meta({ description: 'bytes' }),
+  content_type: z.string().meta({ example: 'application/pdf' }),
+  created_at: z.string().meta({ example: '2024-01-15T10:30:00Z' }),
+};
+
+export const FileOut = z.object(fileFields).meta({ id: 'File' });
+
+export const FileWithUrlOut = z
+  .object({ ...fileFields, url: z.string().meta({ description: 'fresh presigned download URL (attachment)' }) })
+  .meta({ id: 'FileWithUrl' });
+
+export const FileListOut = z
+  .object({
+    files: z.array(FileOut),
+    next_cursor: z.string().nullable().meta({ description: 'pass as `cursor` for the next page; null on the last page' }),
+  })
+  .meta({ id: 'FileList' });
+
+export const ListFilesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  cursor: z.string().min(1).max(512).optional(),
+});
+
+export const FileIdParams = z.object({ id: z.string() });
+
+export const UploadPlanBody = z
+  .object({
+    filename: z.string().min(1).max(1024).meta({ example: 'holiday.mp4' }),
+    content_type: z.string().min(3).max(255).meta({ example: 'video/mp4' }),
+    size: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_DIRECT_UPLOAD_BYTES, `must be at most ${MAX_DIRECT_UPLOAD_BYTES} bytes`)
+      .meta({ description: 'exact size in bytes; the upload is verified against it' }),
+  })
+  .meta({ id: 'UploadPlanRequest' });
+
+export const UploadPlanOut = z
+  .object({
+    id: z.uuid(),
+    key: z.string(),
+    expires_in: z.number().int().meta({ description: 'seconds the upload URLs stay valid' }),
+    upload: z.union([
+      z.object({
+        method: z.literal('PUT'),
+        url: z.string(),
+        headers: z.record(z.string(), z.string()).meta({ description: 'send exactly these headers (Content-Length is signed too)' }),
+      }),
+      z.object({
+        method: z.literal('multipart'),
+        part_size: z.number().int().meta({ description: 'bytes per part; the last part is smaller' }),
+        parts: z.array(z.object({ part_number: z.number().int(), url: z.string() })),
+      }),
+    ]),
+  })
+  .meta({ id: 'UploadPlan' });
+
+export const CompleteUploadBody = z
+  .object({
+    parts: z
+      .array(z.object({ part_number: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(256) }))
+      .max(10_000)
+      .optional()
+      .meta({ description: 'multipart uploads only: each part number with the ETag its PUT returned' }),
+  })
+  .meta({ id: 'CompleteUploadRequest' });
+
+export const CompletedUploadOut = UploadOut.extend({
+  size: z.number().int(),
+  content_type: z.string(),
+}).meta({ id: 'CompletedUpload' });
+
 export const HealthOut = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 
 export const Problem = z
@@ -78,3 +156,4 @@ export const Problem = z
 export type RegisterBody = z.output<typeof RegisterBody>;
 export type LoginBody = z.output<typeof LoginBody>;
 export type RefreshTokenBody = z.output<typeof RefreshTokenBody>;
+export type UploadPlanBody = z.output<typeof UploadPlanBody>;

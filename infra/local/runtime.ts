@@ -7,6 +7,7 @@ import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { getConfig, resetConfig } from '../../lib/config';
 import { closeDb, getDb } from '../../lib/db/connection';
+import { sweepExpiredUploads } from '../../lib/direct-uploads';
 import { resetSigningKey } from '../../lib/auth/signing-key';
 import { getS3, resetS3 } from '../../lib/storage/s3';
 import { startApiServer } from './server';
@@ -58,7 +59,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       silent: true,
       directory: path.join(dataDir, 's3'),
       vhostBuckets: false,
-      configureBuckets: [{ name: config.s3.bucket, configs: [] }],
+      configureBuckets: [{ name: config.s3.bucket, configs: [corsConfiguration(config.corsOrigins)] }],
     });
     const port = await listenEmbedded(embedded, config.local.host, config.local.s3Port);
     const host = ['0.0.0.0', '::'].includes(config.local.host) ? 'localhost' : config.local.host;
@@ -75,6 +76,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   try {
     if (!embedded) await ensureBucket(config.s3.bucket);
     getDb(); // open and migrate now: a broken database fails the start, not the first request
+    const sweeper = startSweeper(options.log);
     const api = await startApiServer({
       host: config.local.host,
       port: config.local.port,
@@ -87,6 +89,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       s3Url: config.s3.publicEndpoint ?? '',
       notes,
       close: async () => {
+        clearInterval(sweeper);
         await api.close();
         await closeEmbedded(embedded);
         closeDb();
@@ -124,6 +127,24 @@ async function closeEmbedded(s3rver: S3rver | undefined): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/** What the scheduled sweep does in AWS: expired direct-upload plans, every five minutes. */
+function startSweeper(log: ((line: string) => void) | undefined): NodeJS.Timeout {
+  const sweep = () =>
+    sweepExpiredUploads().then(
+      (removed) => removed && log?.(`Swept ${removed} expired upload plan(s)`),
+      (error: unknown) => log?.(`Upload sweep failed: ${String(error)}`),
+    );
+  void sweep();
+  return setInterval(sweep, 5 * 60_000).unref();
+}
+
+/** Lets browsers PUT straight to the embedded server and read the ETag of each part. */
+function corsConfiguration(origins: readonly string[]): string {
+  const allowed = (origins.length ? origins : ['*']).map((origin) => `<AllowedOrigin>${origin}</AllowedOrigin>`).join('');
+  const methods = ['GET', 'HEAD', 'PUT', 'POST'].map((method) => `<AllowedMethod>${method}</AllowedMethod>`).join('');
+  return `<CORSConfiguration><CORSRule>${allowed}${methods}<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
 }
 
 /** The secret persisted in `DATA_DIR/jwt-secret` (mode 0600), created on first start. */

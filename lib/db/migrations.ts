@@ -46,6 +46,22 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX files_owner_created ON files(owner_id, created_at DESC, id DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'direct uploads: pending files and multipart state',
+    sql: `
+      -- 'stored': listed and counted; 'pending': planned direct upload, counted against the
+      -- quota until it completes or expires (then swept).
+      ALTER TABLE files ADD COLUMN status TEXT NOT NULL DEFAULT 'stored' CHECK (status IN ('pending', 'stored'));
+      ALTER TABLE files ADD COLUMN upload_id TEXT;   -- S3 multipart UploadId
+      ALTER TABLE files ADD COLUMN part_size INTEGER;
+      ALTER TABLE files ADD COLUMN expires_at TEXT;  -- pending only
+      DROP INDEX files_owner_created;
+      -- listing walks this index backwards: rowid (implicit last column) is insertion order
+      CREATE INDEX files_owner_listing ON files(owner_id, status);
+      CREATE INDEX files_pending_expiry ON files(expires_at) WHERE status = 'pending';
+    `,
+  },
 ];
 
 /**

@@ -8,25 +8,44 @@ import { parseMultipart, type MultipartFile, type MultipartForm } from './multip
 
 type Middleware = MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>;
 
-/** JSON body: Middy's parser, then the route's schema (422 with a JSON pointer per problem). */
-export function jsonBody(schema: z.ZodType): Middleware[] {
+/** Validates `value` against `schema`: 422 with a JSON pointer (under `prefix`) per problem. */
+function validate(schema: z.ZodType, value: unknown, prefix = ''): unknown {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw validationFailed(
+    parsed.error.issues.map((issue) => ({
+      pointer: prefix + issue.path.map((part) => `/${String(part).replace(/~/g, '~0').replace(/\//g, '~1')}`).join(''),
+      detail: issue.message,
+    })),
+  );
+}
+
+/**
+ * JSON body: Middy's parser, then the route's schema. With `optional`, a request without a
+ * body is validated as `{}`.
+ */
+export function jsonBody(schema: z.ZodType, optional = false): Middleware[] {
+  const parser = httpJsonBodyParser() as Middleware;
   return [
-    httpJsonBodyParser() as Middleware,
     {
       before: async (request) => {
-        const parsed = schema.safeParse(request.event.body);
-        if (!parsed.success) {
-          throw validationFailed(
-            parsed.error.issues.map((issue) => ({
-              pointer: issue.path.map((part) => `/${String(part).replace(/~/g, '~0').replace(/\//g, '~1')}`).join(''),
-              detail: issue.message,
-            })),
-          );
-        }
-        (request.event as { body: unknown }).body = parsed.data;
+        const { event } = request;
+        if (optional && !event.body) (event as { body: unknown }).body = {};
+        else await parser.before?.(request);
+        (event as { body: unknown }).body = validate(schema, event.body);
       },
     },
   ];
+}
+
+/** Query string parameters, validated; the result is handed to the handler as `query`. */
+export function validQuery(schema: z.ZodType): Middleware {
+  return {
+    before: async (request) => {
+      const event = request.event as APIGatewayProxyEventV2 & { validQuery?: unknown };
+      event.validQuery = validate(schema, event.queryStringParameters ?? {}, '/query');
+    },
+  };
 }
 
 /**

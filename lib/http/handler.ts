@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { logger } from '../logger';
 import type { User } from '../users';
 import { bearerAuth, type AuthContext } from './auth';
-import { jsonBody, multipartBody } from './body';
+import { jsonBody, multipartBody, validQuery } from './body';
 import type { MultipartForm } from './multipart';
 import { problemDetails } from './problem';
 import { toApiGatewayResult, type HttpResponse } from './response';
@@ -16,6 +16,10 @@ export interface HandlerOptions {
   readonly auth?: boolean;
   /** Parse a JSON body and validate it; the handler gets the typed `body`. */
   readonly body?: z.ZodType;
+  /** With `body`: a request without a body counts as `{}` (for bodies whose fields are all optional). */
+  readonly bodyOptional?: boolean;
+  /** Validate the query string; the handler gets the typed `query`. */
+  readonly query?: z.ZodType;
   /** Parse a multipart/form-data body; the handler gets `form`. */
   readonly multipart?: boolean;
 }
@@ -26,6 +30,7 @@ export type HandlerInput<O extends HandlerOptions> = {
   readonly requestId: string;
 } & (O extends { auth: true } ? { readonly user: User } : unknown) &
   (O extends { body: infer S extends z.ZodType } ? { readonly body: z.output<S> } : unknown) &
+  (O extends { query: infer Q extends z.ZodType } ? { readonly query: z.output<Q> } : unknown) &
   (O extends { multipart: true } ? { readonly form: MultipartForm } : unknown);
 
 export type ApiHandler = MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, AuthContext>;
@@ -53,7 +58,8 @@ export function httpHandler<const O extends HandlerOptions>(
     .use(httpSecurityHeaders(SECURITY_HEADERS))
     .use(problemDetails());
   if (options.auth) chain.use(bearerAuth());
-  if (options.body) chain.use(jsonBody(options.body));
+  if (options.query) chain.use(validQuery(options.query));
+  if (options.body) chain.use(jsonBody(options.body, options.bodyOptional));
   if (options.multipart) chain.use(multipartBody());
 
   return chain.handler(async (event, context) => {
@@ -63,6 +69,7 @@ export function httpHandler<const O extends HandlerOptions>(
       user: context.user,
       body: event.body,
       form: event.body,
+      query: (event as { validQuery?: unknown }).validQuery,
     } as unknown as HandlerInput<O>;
     return toApiGatewayResult(await fn(input));
   });

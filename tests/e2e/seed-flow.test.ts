@@ -60,7 +60,8 @@ let user: UserBody;
 let login: TokenPair;
 let rotated: TokenPair;
 let upload: UploadBody;
-const fileBytes = randomBytes(200 * 1024);
+// A PDF to the sniffer (signature first), random bytes after: the API checks content types.
+const fileBytes = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(200 * 1024 - 9)]);
 
 const CURL = ['/usr/bin/curl', '/usr/local/bin/curl', '/bin/curl'].find((candidate) => fs.existsSync(candidate));
 

@@ -4,6 +4,7 @@ import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
 import { handler as upload } from '../../functions/upload';
 import { createTestEventV2, invoke, multipartBody } from '../helpers/events';
+import { pdfBytes, pngBytes } from '../helpers/fixtures';
 import { verifyPresignedUrl } from '../helpers/sigv4';
 import { resetRuntime, startTestStorage, useFreshDatabase, type TestStorage } from '../helpers/runtime';
 
@@ -44,7 +45,7 @@ function uploadEvent(parts: Parameters<typeof multipartBody>[0], options: { toke
 
 describe('POST /upload', () => {
   it('stores the bytes, records the file, and returns a presigned download of exactly them', async () => {
-    const content = randomBytes(40_000);
+    const content = pdfBytes(40_000);
     const result = await invoke(upload, uploadEvent([{ name: 'file', filename: 'document.pdf', contentType: 'application/pdf', content }]));
     expect(result.status).toBe(200);
     expect(result.body).toEqual({
@@ -75,6 +76,10 @@ describe('POST /upload', () => {
       size: 40_000,
       content_type: 'application/pdf',
       created_at: expect.stringMatching(/Z$/),
+      status: 'stored',
+      upload_id: null,
+      part_size: null,
+      expires_at: null,
     });
   });
 
@@ -156,6 +161,20 @@ describe('POST /upload', () => {
     });
     const result = await invoke(upload, broken);
     expect([result.status, result.headers['content-type']]).toEqual([400, 'application/problem+json']);
+  });
+
+  it('checks the bytes against the declared type and stores what they are', async () => {
+    const lie = await invoke(upload, uploadEvent([{ name: 'file', filename: 'cat.png', contentType: 'image/png', content: pdfBytes(2000) }]));
+    expect([lie.status, lie.body.detail]).toEqual([422, "The file's content is application/pdf, not the declared image/png"]);
+    const fake = await invoke(upload, uploadEvent([{ name: 'file', filename: 'cat.png', contentType: 'image/png', content: 'not an image' }]));
+    expect(fake.status).toBe(422);
+    const png = pngBytes();
+    const sniffed = await invoke(upload, uploadEvent([{ name: 'file', filename: 'cat.bin', contentType: 'application/octet-stream', content: png }]));
+    expect(sniffed.status).toBe(200);
+    const row = new BetterSqlite3(dbFile, { readonly: true }).prepare('SELECT content_type FROM files WHERE id = ?').get(sniffed.body.id);
+    expect(row).toEqual({ content_type: 'image/png' });
+    const text = await invoke(upload, uploadEvent([{ name: 'file', filename: 'notes.txt', contentType: 'text/plain', content: 'plain text' }]));
+    expect(text.status).toBe(200);
   });
 
   it('answers 401 before reading the body when the token is missing', async () => {

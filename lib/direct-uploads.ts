@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { getConfig } from './config';
+import { assertAllowedType, normalizeContentType, SNIFF_BYTES, verifyContentType } from './content-types';
+import { getDb, statement } from './db/connection';
+import { assertWithinQuota, deleteObject, fileNotFound, forgetFile, markStored, reservePendingFile } from './files';
+import { HttpError } from './http/errors';
+import { logger } from './logger';
+import { displayFilename, objectKey } from './storage/keys';
+import { presignDownload } from './storage/presign';
+import { MAX_PARTS, MIN_PART_SIZE, MiB } from './storage/limits';
+import { getPresignS3, getS3 } from './storage/s3';
+import { isoSeconds } from './time';
+
+/** Time left after the upload URLs expire to call `complete`. */
+const COMPLETE_GRACE_MS = 15 * 60_000;
+
+export interface UploadPlanRequest {
+  readonly filename: string;
+  readonly content_type: string;
+  readonly size: number;
+}
+
+export type UploadInstructions =
+  | { readonly method: 'PUT'; readonly url: string; readonly headers: Readonly<Record<string, string>> }
+  | { readonly method: 'multipart'; readonly part_size: number; readonly parts: ReadonlyArray<{ part_number: number; url: string }> };
+
+export interface UploadPlan {
+  readonly id: string;
+  readonly key: string;
+  readonly expires_in: number;
+  readonly upload: UploadInstructions;
+}
+
+export interface CompletedUpload {
+  readonly id: string;
+  readonly filename: string;
+  readonly key: string;
+  readonly url: string;
+  readonly status: 'uploaded';
+  readonly size: number;
+  readonly content_type: string;
+}
+
+/** Part size for a multipart upload: whole MiB, at least 8 MiB, at most MAX_PARTS parts. */
+export function partSizeFor(size: number): number {
+  return Math.max(MIN_PART_SIZE, Math.ceil(size / MAX_PARTS / MiB) * MiB);
+}
+
+/**
+ * Plans a direct-to-storage upload: the API decides the key, the type and the size, and hands
+ * out presigned URLs bound to them. Small files get one PUT whose signature covers
+ * Content-Type and Content-Length; large ones (over `MULTIPART_THRESHOLD_BYTES`, and always
+ * over S3's 5 GiB PUT limit) get an S3 multipart upload with a presigned URL per part. The
+ * file is reserved under the quota until it completes or the plan expires.
+ */
+export async function planUpload(ownerId: string, request: UploadPlanRequest): Promise<UploadPlan> {
+  const config = getConfig();
+  const filename = displayFilename(request.filename);
+  const contentType = normalizeContentType(request.content_type);
+  assertAllowedType(contentType);
+  const id = randomUUID();
+  const key = objectKey(ownerId, id, filename);
+  const expiresIn = config.presignedUrlExpireSeconds;
+  const expiresAt = new Date(Date.now() + expiresIn * 1000 + COMPLETE_GRACE_MS);
+  const file = { id, ownerId, key, filename, size: request.size, contentType };
+  const bucket = config.s3.bucket;
+
+  if (request.size <= config.multipartThresholdBytes) {
+    reservePendingFile(file, expiresAt);
+    const url = await getSignedUrl(
+      getPresignS3(),
+      new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, ContentLength: request.size }),
+      { expiresIn, signableHeaders: new Set(['content-type', 'content-length']) },
+    );
+    return { id, key, expires_in: expiresIn, upload: { method: 'PUT', url, headers: { 'Content-Type': contentType } } };
+  }
+
+  assertWithinQuota(ownerId, request.size); // before creating anything in storage; reserve re-checks atomically
+  const partSize = partSizeFor(request.size);
+  const created = await getS3().send(
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType, Metadata: { 'owner-id': ownerId, 'file-id': id } }),
+  );
+  const uploadId = created.UploadId;
+  if (!uploadId) throw new Error('CreateMultipartUpload returned no UploadId');
+  try {
+    reservePendingFile(file, expiresAt, { uploadId, partSize });
+  } catch (error) {
+    await abortMultipart(key, uploadId).catch((cleanup: unknown) =>
+      logger.warn('Could not abort a multipart upload; the bucket lifecycle rule will', { key, error: cleanup as Error }),
+    );
+    throw error;
+  }
+  const count = Math.ceil(request.size / partSize);
+  const parts = await Promise.all(
+    Array.from({ length: count }, async (_, index) => ({
+      part_number: index + 1,
+      url: await getSignedUrl(getPresignS3(), new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: index + 1 }), {
+        expiresIn,
+      }),
+    })),
+  );
+  return { id, key, expires_in: expiresIn, upload: { method: 'multipart', part_size: partSize, parts } };
+}
+
+interface PendingRow {
+  id: string;
+  key: string;
+  filename: string;
+  size: number;
+  content_type: string;
+  status: 'pending' | 'stored';
+  upload_id: string | null;
+  expires_at: string | null;
+}
+
+/**
+ * Verifies what arrived and makes it a stored file: the object exists, its size is the
+ * declared size, and its leading bytes match the declared type. On any mismatch the object
+ * and the plan are deleted and the answer is a 4xx, so a lie is never listed. Only the
+ * planner may complete (anyone else gets 404); completing twice returns the same answer.
+ */
+export async function completeUpload(
+  ownerId: string,
+  id: string,
+  parts: ReadonlyArray<{ part_number: number; etag: string }> | undefined,
+): Promise<CompletedUpload> {
+  const row = findOwnedUpload(ownerId, id);
+  if (row.status === 'stored') return completed(row);
+  if (row.expires_at !== null && row.expires_at <= isoSeconds()) {
+    throw new HttpError(410, 'This upload plan has expired; plan a new upload');
+  }
+  const bucket = getConfig().s3.bucket;
+
+  if (row.upload_id) {
+    if (!parts?.length) {
+      throw new HttpError(422, '/parts: the part numbers and ETags of a multipart upload are required', {
+        errors: [{ pointer: '/parts', detail: 'required for a multipart upload' }],
+      });
+    }
+    try {
+      await getS3().send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: row.key,
+          UploadId: row.upload_id,
+          MultipartUpload: {
+            Parts: [...parts].sort((a, b) => a.part_number - b.part_number).map((part) => ({ PartNumber: part.part_number, ETag: part.etag })),
+          },
+        }),
+      );
+    } catch (error) {
+      const again = findOwnedUpload(ownerId, id); // a racing completion may have finished it
+      if (again.status === 'stored') return completed(again);
+      throw new HttpError(422, 'The parts do not match what was uploaded (part numbers, ETags, or a part under 5 MiB)', { cause: error });
+    }
+  }
+
+  let head;
+  try {
+    head = await getS3().send(new HeadObjectCommand({ Bucket: bucket, Key: row.key }));
+  } catch (error) {
+    throw new HttpError(409, 'Nothing has been uploaded for this plan yet', { cause: error });
+  }
+  const rejectUpload = async (problem: HttpError): Promise<never> => {
+    await deleteObject(row.key);
+    forgetFile(row.id);
+    throw problem;
+  };
+  if (head.ContentLength !== row.size) {
+    return rejectUpload(new HttpError(422, `The uploaded object is ${head.ContentLength ?? 0} bytes, not the declared ${row.size}`));
+  }
+  let contentType: string;
+  try {
+    contentType = await verifyContentType(row.content_type, await readHead(row.key));
+    assertAllowedType(contentType);
+  } catch (error) {
+    return rejectUpload(error instanceof HttpError ? error : new HttpError(422, 'The uploaded content could not be verified', { cause: error }));
+  }
+  markStored(row.id, row.size, contentType);
+  return completed({ ...row, content_type: contentType });
+}
+
+/**
+ * Deletes plans that expired without completing: their multipart uploads are aborted and any
+ * object a single PUT left behind is removed. Runs on a schedule in AWS (besides the bucket's
+ * lifecycle rule for incomplete multipart uploads) and periodically in the local runtime.
+ *
+ * @returns how many plans were removed
+ */
+export async function sweepExpiredUploads(now: Date = new Date(), batch = 500): Promise<number> {
+  const rows = statement(getDb(), `SELECT id, key, upload_id FROM files WHERE status = 'pending' AND expires_at <= ? LIMIT ?`).all(
+    isoSeconds(now),
+    batch,
+  ) as Array<Pick<PendingRow, 'id' | 'key' | 'upload_id'>>;
+  let removed = 0;
+  for (const row of rows) {
+    try {
+      if (row.upload_id) await abortMultipart(row.key, row.upload_id);
+      await deleteObject(row.key);
+      statement(getDb(), `DELETE FROM files WHERE id = ? AND status = 'pending'`).run(row.id);
+      removed += 1;
+    } catch (error) {
+      logger.warn('Could not sweep an expired upload; will retry', { fileId: row.id, error: error as Error });
+    }
+  }
+  return removed;
+}
+
+function findOwnedUpload(ownerId: string, id: string): PendingRow {
+  const row = statement(
+    getDb(),
+    'SELECT id, key, filename, size, content_type, status, upload_id, expires_at FROM files WHERE id = ? AND owner_id = ?',
+  ).get(id, ownerId) as PendingRow | undefined;
+  if (!row) throw fileNotFound();
+  return row;
+}
+
+async function completed(row: Pick<PendingRow, 'id' | 'key' | 'filename' | 'size' | 'content_type'>): Promise<CompletedUpload> {
+  return {
+    id: row.id,
+    filename: row.filename,
+    key: row.key,
+    url: await presignDownload(row.key, row.filename),
+    status: 'uploaded',
+    size: row.size,
+    content_type: row.content_type,
+  };
+}
+
+async function readHead(key: string): Promise<Uint8Array> {
+  const object = await getS3().send(new GetObjectCommand({ Bucket: getConfig().s3.bucket, Key: key, Range: `bytes=0-${SNIFF_BYTES - 1}` }));
+  return object.Body ? await object.Body.transformToByteArray() : new Uint8Array();
+}
+
+async function abortMultipart(key: string, uploadId: string): Promise<void> {
+  try {
+    await getS3().send(new AbortMultipartUploadCommand({ Bucket: getConfig().s3.bucket, Key: key, UploadId: uploadId }));
+  } catch (error) {
+    const name = (error as { name?: string }).name ?? '';
+    // Already gone (completed, aborted, or expired by the bucket's lifecycle rule) is fine.
+    if (name === 'NoSuchUpload') return;
+    // Servers without abort (s3rver) keep the parts; in AWS the bucket lifecycle rule removes them.
+    if (name === 'MethodNotAllowed' || name === 'NotImplemented') {
+      logger.debug('Storage cannot abort multipart uploads; leaving the parts to its own cleanup', { key });
+      return;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,266 @@
+import { randomBytes } from 'node:crypto';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import BetterSqlite3 from 'better-sqlite3';
+import { handler as login } from '../../functions/auth-login';
+import { handler as register } from '../../functions/auth-register';
+import { handler as deleteFile } from '../../functions/files-delete';
+import { handler as getFile } from '../../functions/files-get';
+import { handler as listFiles } from '../../functions/files-list';
+import { handler as upload } from '../../functions/upload';
+import { handler as complete } from '../../functions/uploads-complete';
+import { handler as plan } from '../../functions/uploads-plan';
+import { sweepExpiredUploads } from '../../lib/direct-uploads';
+import { createTestEventV2, invoke, multipartBody, type InvokeResult } from '../helpers/events';
+import { pdfBytes, pngBytes } from '../helpers/fixtures';
+import { verifyPresignedUrl } from '../helpers/sigv4';
+import { resetRuntime, startTestStorage, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+
+const MiB = 1024 ** 2;
+let storage: TestStorage;
+let dbFile: string;
+let alice: string;
+let bob: string;
+
+async function signUp(email: string): Promise<string> {
+  const credentials = { email, password: 'SecurePassword123!' };
+  await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
+  return (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
+}
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  dbFile = useFreshDatabase();
+  process.env.MULTIPART_THRESHOLD_BYTES = String(5 * MiB);
+  process.env.USER_QUOTA_BYTES = String(40 * MiB);
+  resetRuntime();
+  alice = await signUp('alice@example.com');
+  bob = await signUp('bob@example.com');
+});
+afterAll(async () => {
+  resetRuntime();
+  await storage.close();
+});
+
+const planEvent = (token: string, json: unknown) => createTestEventV2({ method: 'POST', path: '/uploads', token, json });
+const completeEvent = (token: string, id: string, json?: unknown) =>
+  createTestEventV2({ method: 'POST', path: `/uploads/${id}/complete`, routeKey: 'POST /uploads/{id}/complete', pathParameters: { id }, token, json });
+const fileEvent = (method: string, token: string, id: string) =>
+  createTestEventV2({ method, path: `/files/${id}`, routeKey: `${method} /files/{id}`, pathParameters: { id }, token });
+const list = (token: string, query: Record<string, string> = {}) =>
+  invoke(listFiles, createTestEventV2({ path: '/files', token, query }));
+
+/** What a client does with a PUT plan: send exactly the bytes and the headers it was given. */
+async function putAsPlanned(planned: InvokeResult, bytes: Buffer): Promise<Response> {
+  return fetch(planned.body.upload.url, { method: 'PUT', headers: planned.body.upload.headers, body: bytes });
+}
+
+async function directUpload(token: string, filename: string, contentType: string, bytes: Buffer) {
+  const planned = await invoke(plan, planEvent(token, { filename, content_type: contentType, size: bytes.length }));
+  expect(planned.status).toBe(201);
+  expect((await putAsPlanned(planned, bytes)).status).toBe(200);
+  return invoke(complete, completeEvent(token, planned.body.id));
+}
+
+function rowCount(where = '1 = 1'): number {
+  return (new BetterSqlite3(dbFile, { readonly: true }).prepare(`SELECT COUNT(*) AS n FROM files WHERE ${where}`).get() as { n: number }).n;
+}
+
+async function objectKeys(): Promise<string[]> {
+  const s3 = new S3Client({ endpoint: storage.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: storage.bucket }));
+  s3.destroy();
+  return (listed.Contents ?? []).map((object) => object.Key ?? '');
+}
+
+describe('direct upload with a presigned PUT', () => {
+  it('plans, uploads a real PNG straight to storage, completes, lists, reads and downloads it', async () => {
+    const png = pngBytes(64, 64);
+    const planned = await invoke(plan, planEvent(alice, { filename: 'cat.png', content_type: 'image/png', size: png.length }));
+    expect(planned.status).toBe(201);
+    expect(planned.body).toMatchObject({ id: expect.any(String), key: expect.stringMatching(/-cat\.png$/), expires_in: 3600 });
+    const { upload: instructions } = planned.body;
+    expect(instructions).toEqual({ method: 'PUT', url: expect.any(String), headers: { 'Content-Type': 'image/png' } });
+    const signed = new URL(instructions.url).searchParams.get('X-Amz-SignedHeaders');
+    expect(signed?.split(';')).toEqual(expect.arrayContaining(['content-length', 'content-type', 'host']));
+
+    // Not listed, not readable until completed.
+    expect((await list(alice)).body.files).toEqual([]);
+    expect((await invoke(getFile, fileEvent('GET', alice, planned.body.id))).status).toBe(404);
+    expect((await invoke(complete, completeEvent(alice, planned.body.id))).status).toBe(409); // nothing uploaded yet
+
+    expect((await putAsPlanned(planned, png)).status).toBe(200);
+    const done = await invoke(complete, completeEvent(alice, planned.body.id));
+    expect(done.status).toBe(200);
+    expect(done.body).toEqual({
+      id: planned.body.id,
+      filename: 'cat.png',
+      key: planned.body.key,
+      url: expect.any(String),
+      status: 'uploaded',
+      size: png.length,
+      content_type: 'image/png',
+    });
+    expect(verifyPresignedUrl(done.body.url, 'S3RVER')).toBe(true);
+    const again = await invoke(complete, completeEvent(alice, planned.body.id));
+    expect([again.status, again.body.id]).toEqual([200, planned.body.id]); // completing twice is harmless
+
+    const listed = await list(alice);
+    expect(listed.body).toEqual({
+      files: [{ id: planned.body.id, filename: 'cat.png', key: planned.body.key, size: png.length, content_type: 'image/png', created_at: expect.any(String) }],
+      next_cursor: null,
+    });
+    const read = await invoke(getFile, fileEvent('GET', alice, planned.body.id));
+    expect(read.status).toBe(200);
+    const downloaded = Buffer.from(await (await fetch(read.body.url)).arrayBuffer());
+    expect(downloaded.equals(png)).toBe(true);
+  });
+
+  it('refuses lies about size and type at completion, deletes them, and never lists them', async () => {
+    const before = await objectKeys();
+    const pdf = pdfBytes(3000);
+    const sizeLie = await invoke(plan, planEvent(alice, { filename: 'short.pdf', content_type: 'application/pdf', size: 5000 }));
+    // s3rver does not enforce the signed Content-Length, so send fewer bytes than planned.
+    expect((await fetch(sizeLie.body.upload.url, { method: 'PUT', headers: sizeLie.body.upload.headers, body: pdf })).status).toBe(200);
+    const sizeRefused = await invoke(complete, completeEvent(alice, sizeLie.body.id));
+    expect([sizeRefused.status, sizeRefused.body.detail]).toEqual([422, 'The uploaded object is 3000 bytes, not the declared 5000']);
+
+    const typeLie = await invoke(plan, planEvent(alice, { filename: 'photo.png', content_type: 'image/png', size: pdf.length }));
+    await putAsPlanned(typeLie, pdf);
+    const typeRefused = await invoke(complete, completeEvent(alice, typeLie.body.id));
+    expect([typeRefused.status, typeRefused.body.detail]).toEqual([422, "The file's content is application/pdf, not the declared image/png"]);
+
+    const names = (await list(alice)).body.files.map((file: { filename: string }) => file.filename);
+    expect(names).not.toEqual(expect.arrayContaining(['short.pdf']));
+    expect(names).not.toEqual(expect.arrayContaining(['photo.png']));
+    expect(await objectKeys()).toEqual(before);
+    expect((await invoke(complete, completeEvent(alice, typeLie.body.id))).status).toBe(404); // the plan is gone too
+  });
+
+  it('validates the plan', async () => {
+    const cases: Array<[unknown, number, string]> = [
+      [{ filename: 'a.txt', content_type: 'text/plain' }, 422, '/size'],
+      [{ filename: 'a.txt', content_type: 'text/plain', size: 0 }, 422, '/size'],
+      [{ filename: 'a.txt', content_type: 'text/plain', size: 1.5 }, 422, '/size'],
+      [{ filename: 'a.txt', content_type: 'not a type', size: 10 }, 422, '/content_type'],
+      [{ filename: '../', content_type: 'text/plain', size: 10 }, 422, '/file'],
+    ];
+    for (const [body, status, pointer] of cases) {
+      const result = await invoke(plan, planEvent(alice, body));
+      expect([result.status, result.body.errors?.[0]?.pointer]).toEqual([status, pointer]);
+    }
+  });
+});
+
+describe('multipart direct upload', () => {
+  it('moves a 12 MiB file in presigned parts and downloads it byte for byte', async () => {
+    const bytes = pdfBytes(12 * MiB);
+    const planned = await invoke(plan, planEvent(alice, { filename: 'big.pdf', content_type: 'application/pdf', size: bytes.length }));
+    expect(planned.status).toBe(201);
+    const { upload: instructions } = planned.body;
+    expect(instructions).toMatchObject({ method: 'multipart', part_size: 8 * MiB });
+    expect(instructions.parts.map((part: { part_number: number }) => part.part_number)).toEqual([1, 2]);
+
+    const etags = [];
+    for (const part of instructions.parts as Array<{ part_number: number; url: string }>) {
+      const start = (part.part_number - 1) * instructions.part_size;
+      const response = await fetch(part.url, { method: 'PUT', body: bytes.subarray(start, start + instructions.part_size) });
+      expect(response.status).toBe(200);
+      etags.push({ part_number: part.part_number, etag: response.headers.get('etag') ?? '' });
+    }
+    expect((await invoke(complete, completeEvent(alice, planned.body.id))).status).toBe(422); // parts are required
+    const done = await invoke(complete, completeEvent(alice, planned.body.id, { parts: etags.reverse() }));
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({ size: 12 * MiB, content_type: 'application/pdf', status: 'uploaded' });
+    const downloaded = Buffer.from(await (await fetch(done.body.url)).arrayBuffer());
+    expect(downloaded.equals(bytes)).toBe(true);
+  });
+});
+
+describe('listing', () => {
+  it('pages through the caller\'s files newest first with a stable cursor', async () => {
+    const carol = await signUp('carol@example.com');
+    const names = Array.from({ length: 7 }, (_, index) => `note-${index}.txt`);
+    for (const name of names) {
+      const { body, contentType } = multipartBody([{ name: 'file', filename: name, contentType: 'text/plain', content: name }]);
+      const stored = await invoke(upload, createTestEventV2({ method: 'POST', path: '/upload', token: carol, headers: { 'content-type': contentType }, binary: body }));
+      expect(stored.status).toBe(200);
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await list(carol, { limit: '3', ...(cursor ? { cursor } : {}) });
+      expect(page.status).toBe(200);
+      seen.push(...page.body.files.map((file: { filename: string }) => file.filename));
+      cursor = page.body.next_cursor ?? undefined;
+      pages += 1;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual([...names].reverse());
+    expect((await list(alice)).body.files.map((file: { filename: string }) => file.filename)).not.toContain('note-0.txt');
+  });
+
+  it('validates limit and cursor', async () => {
+    const queries: Array<Record<string, string>> = [{ limit: '0' }, { limit: '1001' }, { limit: 'ten' }, { cursor: 'bm9wZQ' }];
+    for (const query of queries) {
+      const result = await list(alice, query);
+      expect([JSON.stringify(query), result.status]).toEqual([JSON.stringify(query), 422]);
+    }
+    expect((await list(alice, { limit: '1000' })).status).toBe(200);
+  });
+});
+
+describe('isolation between users', () => {
+  it("answers 404 (never 403) for another user's file on read, delete and complete", async () => {
+    const mine = await directUpload(alice, 'private.txt', 'text/plain', Buffer.from('secret'));
+    expect(mine.status).toBe(200);
+    for (const [handler, method] of [[getFile, 'GET'], [deleteFile, 'DELETE']] as const) {
+      const result = await invoke(handler, fileEvent(method, bob, mine.body.id));
+      expect([method, result.status, result.body.detail]).toEqual([method, 404, 'No such file']);
+    }
+    expect((await invoke(complete, completeEvent(bob, mine.body.id))).status).toBe(404);
+    expect((await invoke(getFile, fileEvent('GET', alice, 'not-a-uuid'))).status).toBe(404);
+    expect((await invoke(getFile, fileEvent('GET', alice, mine.body.id))).status).toBe(200);
+  });
+
+  it('deletes the object and the row', async () => {
+    const mine = await directUpload(alice, 'gone.txt', 'text/plain', Buffer.from('bye'));
+    const deleted = await invoke(deleteFile, fileEvent('DELETE', alice, mine.body.id));
+    expect([deleted.status, deleted.raw.body]).toEqual([204, undefined]);
+    expect((await invoke(getFile, fileEvent('GET', alice, mine.body.id))).status).toBe(404);
+    expect(await objectKeys()).not.toContain(mine.body.key);
+    expect((await invoke(deleteFile, fileEvent('DELETE', alice, mine.body.id))).status).toBe(404);
+  });
+});
+
+describe('quota', () => {
+  it('counts stored and pending bytes and names the quota when refusing', async () => {
+    const dave = await signUp('dave@example.com');
+    const first = await invoke(plan, planEvent(dave, { filename: 'a.bin', content_type: 'application/octet-stream', size: 30 * MiB }));
+    expect(first.status).toBe(201);
+    const second = await invoke(plan, planEvent(dave, { filename: 'b.bin', content_type: 'application/octet-stream', size: 11 * MiB }));
+    expect(second.status).toBe(413);
+    expect(second.body.detail).toMatch(/storage quota of 41943040 bytes \(USER_QUOTA_BYTES\)/);
+    const { body, contentType } = multipartBody([{ name: 'file', filename: 'c.txt', contentType: 'text/plain', content: randomBytes(10).toString('hex') }]);
+    const small = await invoke(upload, createTestEventV2({ method: 'POST', path: '/upload', token: dave, headers: { 'content-type': contentType }, binary: body }));
+    expect(small.status).toBe(200); // 30 MiB + 20 bytes still fits
+  });
+});
+
+describe('abandoned uploads', () => {
+  it('are swept: plan rows, leftover objects and multipart uploads', async () => {
+    const eve = await signUp('eve@example.com');
+    const single = await invoke(plan, planEvent(eve, { filename: 'left.txt', content_type: 'text/plain', size: 4 }));
+    await putAsPlanned(single, Buffer.from('left'));
+    const multi = await invoke(plan, planEvent(eve, { filename: 'huge.bin', content_type: 'application/octet-stream', size: 6 * MiB }));
+    expect(multi.body.upload.method).toBe('multipart');
+    expect(rowCount("status = 'pending'")).toBeGreaterThanOrEqual(2);
+
+    expect(await sweepExpiredUploads(new Date())).toBe(0); // nothing has expired yet
+    const removed = await sweepExpiredUploads(new Date(Date.now() + 2 * 3600_000));
+    expect(removed).toBeGreaterThanOrEqual(2);
+    expect(rowCount("status = 'pending'")).toBe(0);
+    expect(await objectKeys()).not.toContain(single.body.key);
+    expect((await invoke(complete, completeEvent(eve, single.body.id))).status).toBe(404);
+  });
+});
