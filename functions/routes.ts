@@ -17,11 +17,18 @@ import {
   UserOut,
 } from '../lib/schemas';
 
+/**
+ * S3 object actions a function may take (IAM action names, all on the bucket's objects).
+ * Presigning counts: a presigned URL only works if the signer's role may do what it allows,
+ * and multipart creation, part upload and completion are all `PutObject` in IAM.
+ */
+export type S3Action = 'GetObject' | 'PutObject' | 'DeleteObject' | 'AbortMultipartUpload';
+
 /** What a function touches; infra turns it into least-privilege grants and mounts. */
 export interface RouteNeeds {
   /** SQLite on EFS: the function mounts the file system. */
   readonly db?: 'read' | 'write';
-  readonly s3?: 'read' | 'write';
+  readonly s3?: readonly S3Action[];
   /** Signs or verifies JWTs: may read the JWT secret. */
   readonly jwt?: boolean;
   /** Hashes or compares passwords (bcrypt): gets more memory, hence more CPU. */
@@ -132,7 +139,8 @@ export const routes: readonly Route[] = [
     path: '/upload',
     handler: 'upload',
     auth: true,
-    needs: { db: 'write', s3: 'write', jwt: true },
+    // Get: the returned download URL; Delete: removing the object again if its row fails.
+    needs: { db: 'write', s3: ['PutObject', 'GetObject', 'DeleteObject'], jwt: true },
     docs: {
       summary: 'Upload one file (multipart field `file`) through the API',
       tag: 'files',
@@ -160,7 +168,7 @@ export const routes: readonly Route[] = [
     path: '/files/{id}',
     handler: 'files-get',
     auth: true,
-    needs: { db: 'read', s3: 'read', jwt: true },
+    needs: { db: 'read', s3: ['GetObject'], jwt: true },
     docs: {
       summary: 'One file with a fresh presigned download URL',
       tag: 'files',
@@ -173,7 +181,7 @@ export const routes: readonly Route[] = [
     path: '/files/{id}',
     handler: 'files-delete',
     auth: true,
-    needs: { db: 'write', s3: 'write', jwt: true },
+    needs: { db: 'write', s3: ['DeleteObject'], jwt: true },
     docs: { summary: 'Delete a file and its object', tag: 'files', responses: { 204: { description: 'Deleted' } }, errors: [401, 404] },
   },
   {
@@ -181,7 +189,8 @@ export const routes: readonly Route[] = [
     path: '/uploads',
     handler: 'uploads-plan',
     auth: true,
-    needs: { db: 'write', s3: 'write', jwt: true },
+    // Put: the presigned PUT, multipart creation and part URLs; Abort: a plan refused after creation.
+    needs: { db: 'write', s3: ['PutObject', 'AbortMultipartUpload'], jwt: true },
     docs: {
       summary: 'Plan a direct upload to storage: a presigned PUT, or presigned multipart parts for large files',
       tag: 'files',
@@ -195,7 +204,9 @@ export const routes: readonly Route[] = [
     path: '/uploads/{id}/complete',
     handler: 'uploads-complete',
     auth: true,
-    needs: { db: 'write', s3: 'write', jwt: true },
+    // Put: completing a multipart upload; Get: size and type checks and the download URL;
+    // Delete: removing an upload that lied about its size or type.
+    needs: { db: 'write', s3: ['PutObject', 'GetObject', 'DeleteObject'], jwt: true },
     docs: {
       summary: 'Verify a direct upload (size, type) and store it; idempotent',
       tag: 'files',
@@ -238,6 +249,9 @@ export const routes: readonly Route[] = [
     docs: { summary: 'Swagger UI assets', tag: 'meta', responses: { 200: { description: 'Asset' } } },
   },
 ];
+
+/** The scheduled sweep of expired direct uploads: not an HTTP route, same needs vocabulary. */
+export const sweepNeeds: RouteNeeds = { db: 'write', s3: ['DeleteObject', 'AbortMultipartUpload'] };
 
 /** Handler names, once each: one Lambda function per name. */
 export const handlerNames = (): string[] => [...new Set(routes.map((route) => route.handler))];

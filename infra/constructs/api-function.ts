@@ -1,0 +1,93 @@
+import path from 'node:path';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Architecture, Runtime, type FunctionProps, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { REPO_ROOT } from '../native/driver';
+
+/**
+ * x86_64, on purpose. arm64 (Graviton) is ~20% cheaper per GB-second, but the one thing here
+ * that is CPU-specific is the native SQLite driver, and only an x86_64 driver can be proven on
+ * the machines that build and test this project: CI compiles it and then loads it with a real
+ * Node 22 binary and opens a database. An arm64 driver could only be checked with a cross
+ * compiler and qemu, which CI does not have. At this project's volume the saving is cents;
+ * a driver that fails to load on the first request is an outage. Switching later is one
+ * line here plus `driverBuild=docker` (which builds in the arm64 Lambda image).
+ */
+export const FUNCTION_ARCHITECTURE = Architecture.X86_64;
+export const FUNCTION_RUNTIME = Runtime.NODEJS_22_X;
+
+/** Swagger UI files lib/docs.ts serves from `swagger-ui/` beside the bundled handler. */
+export const SWAGGER_UI_FILES = ['swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png', 'favicon-16x16.png'] as const;
+
+export interface ApiFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'architecture' | 'logGroup'> {
+  /** Handler file name in `functions/` (the route table's `handler`). */
+  readonly handlerName: string;
+  /** better-sqlite3 for Node 22; every bundle keeps `require('better-sqlite3')` external. */
+  readonly driverLayer: ILayerVersion;
+  readonly logRetention: RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+  /** Bundle Swagger UI's files beside the handler (the docs function). */
+  readonly withSwaggerUi?: boolean;
+}
+
+/**
+ * One API handler as a Lambda function with this project's defaults baked in: Node 22 on
+ * x86_64, a bundled and minified CommonJS handler (Middy and the other ESM-only dependencies
+ * are bundled into it, the AWS SDK too so its version is the one we tested), source maps that
+ * the runtime applies to stack traces, its own log group with a retention, and the SQLite
+ * driver from the shared layer.
+ */
+export class ApiFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: ApiFunctionProps) {
+    const { handlerName, driverLayer, logRetention, logRemovalPolicy, withSwaggerUi, bundling, environment, layers, ...rest } = props;
+    const logGroup = new LogGroup(scope, `${id}Logs`, { retention: logRetention, removalPolicy: logRemovalPolicy });
+    super(scope, id, {
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      ...rest,
+      entry: path.join(REPO_ROOT, 'functions', `${handlerName}.ts`),
+      handler: 'handler',
+      runtime: FUNCTION_RUNTIME,
+      architecture: FUNCTION_ARCHITECTURE,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      logGroup,
+      layers: [driverLayer, ...(layers ?? [])],
+      environment: {
+        NODE_ENV: 'production',
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'secure-upload-api',
+        ...environment,
+      } satisfies FunctionProps['environment'],
+      bundling: {
+        format: OutputFormat.CJS,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        // From the layer: a native module cannot be bundled, and must match Node 22 + x86_64.
+        // swagger-ui-dist is only lib/docs.ts's fallback `require.resolve`; the docs function
+        // gets the files it serves copied beside the handler instead (afterBundling below).
+        externalModules: ['better-sqlite3', 'swagger-ui-dist'],
+        logLevel: LogLevel.WARNING,
+        // Keeps the SDK inside the bundle: the runtime's copy may predate options we rely on.
+        bundleAwsSDK: true,
+        ...bundling,
+        commandHooks: withSwaggerUi
+          ? {
+              beforeBundling: () => [],
+              beforeInstall: () => [],
+              // inputDir is the project root, locally and in Docker alike.
+              afterBundling: (inputDir: string, outputDir: string) => [
+                `mkdir -p "${outputDir}/swagger-ui"`,
+                ...SWAGGER_UI_FILES.map((file) => `cp "${inputDir}/node_modules/swagger-ui-dist/${file}" "${outputDir}/swagger-ui/${file}"`),
+              ],
+            }
+          : bundling?.commandHooks,
+      },
+    });
+  }
+}

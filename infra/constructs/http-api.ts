@@ -1,0 +1,100 @@
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+export interface HttpApiRoute {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly path: string;
+  readonly fn: IFunction;
+}
+
+export interface PublicApiProps {
+  readonly name: string;
+  readonly routes: readonly HttpApiRoute[];
+  readonly corsOrigins: readonly string[];
+  readonly throttleRate: number;
+  readonly throttleBurst: number;
+  readonly logRetention: RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+}
+
+/** The fields of every access log line (JSON, one per request). */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  httpMethod: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  path: '$context.path',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  userAgent: '$context.identity.userAgent',
+  integrationLatency: '$context.integrationLatency',
+  responseLatency: '$context.responseLatency',
+  integrationError: '$context.integrationErrorMessage',
+  errorMessage: '$context.error.message',
+};
+
+/**
+ * An HTTP API (payload format 2.0) with one route per row of the route table, a throttled
+ * `$default` stage and JSON access logs. CORS lives here, not in the functions: API Gateway's
+ * CORS configuration answers preflights itself and overrides the functions' headers.
+ */
+export class PublicApi extends Construct {
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+
+  constructor(scope: Construct, id: string, props: PublicApiProps) {
+    super(scope, id);
+    this.api = new HttpApi(this, 'Api', {
+      apiName: props.name,
+      description: 'Secure file upload API',
+      createDefaultStage: false,
+      corsPreflight:
+        props.corsOrigins.length > 0
+          ? {
+              allowOrigins: [...props.corsOrigins],
+              allowMethods: [...new Set(props.routes.map((route) => CorsHttpMethod[route.method]))],
+              allowHeaders: ['authorization', 'content-type'],
+              exposeHeaders: ['retry-after', 'www-authenticate'],
+              // Bearer tokens, not cookies: credentials mode stays off (and `*` stays legal).
+              allowCredentials: false,
+              maxAge: Duration.hours(1),
+            }
+          : undefined,
+    });
+
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttleRate, burstLimit: props.throttleBurst },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+
+    // One integration per function: routes that share a handler share its Lambda.
+    const integrations = new Map<IFunction, HttpLambdaIntegration>();
+    for (const route of props.routes) {
+      let integration = integrations.get(route.fn);
+      if (!integration) {
+        integration = new HttpLambdaIntegration(`${route.fn.node.id}Integration`, route.fn);
+        integrations.set(route.fn, integration);
+      }
+      this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+    }
+  }
+
+  /** The invoke URL of the `$default` stage, ending in `/`. */
+  get url(): string {
+    return this.stage.url;
+  }
+}

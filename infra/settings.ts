@@ -1,0 +1,100 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/**
+ * How the better-sqlite3 layer is produced; see docs/deploy.md "Which driver build".
+ * `auto`: compile locally on a Linux x86_64 host, in Docker anywhere else.
+ */
+export type DriverBuild = 'auto' | 'local' | 'docker';
+
+/**
+ * Everything that differs between deployments. Comes from CDK context (`-c key=value` or
+ * `cdk.json`), never from edits to the stack.
+ */
+export interface StackSettings {
+  /** `prod` unless told otherwise; part of the stack name. */
+  readonly stage: string;
+  /** Bucket, file system, secret and log groups. RETAIN unless `removalPolicy=destroy` (default for stage `dev`). */
+  readonly removalPolicy: RemovalPolicy;
+  /** Browser origins allowed to call the API and to PUT/POST/GET presigned URLs. Empty: no CORS. */
+  readonly corsOrigins: readonly string[];
+  /** Steady-state requests per second on the API's default stage. */
+  readonly throttleRate: number;
+  readonly throttleBurst: number;
+  readonly logRetention: RetentionDays;
+  /**
+   * Reserved concurrency for each function that mounts the database; undefined: none (see
+   * docs/deploy.md: a new account's concurrency quota of 10 makes any reservation fail).
+   */
+  readonly dbReservedConcurrency: number | undefined;
+  /** AZs that get a Secrets Manager interface endpoint (each costs ~$7.30/month). */
+  readonly secretsEndpointAzs: 1 | 2;
+  readonly driverBuild: DriverBuild;
+}
+
+/** Reads context the way `app.node.tryGetContext` hands it over: strings from `-c`, JSON values from cdk.json. */
+export type ContextReader = (key: string) => unknown;
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+function text(read: ContextReader, key: string): string | undefined {
+  const value = read(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value).trim();
+  throw new SettingsError(`context ${key} must be a string or a number`);
+}
+
+function wholeNumber(read: ContextReader, key: string, min: number, max: number): number | undefined {
+  const raw = text(read, key);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new SettingsError(`context ${key} must be a whole number from ${min} to ${max}, got ${raw}`);
+  }
+  return Number(raw);
+}
+
+function oneOf<T extends string>(read: ContextReader, key: string, allowed: readonly T[]): T | undefined {
+  const raw = text(read, key)?.toLowerCase();
+  if (raw === undefined) return undefined;
+  const match = allowed.find((candidate) => candidate === raw);
+  if (!match) throw new SettingsError(`context ${key} must be one of ${allowed.join(', ')}, got ${raw}`);
+  return match;
+}
+
+function origins(read: ContextReader): string[] {
+  const value = read('corsOrigins');
+  const list = Array.isArray(value) ? value.map(String) : (text(read, 'corsOrigins') ?? '').split(',');
+  const cleaned = list.map((origin) => origin.trim().replace(/\/+$/, '')).filter(Boolean);
+  for (const origin of cleaned) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new SettingsError(`context corsOrigins: ${origin} is not an origin like https://app.example.com`);
+    }
+  }
+  return cleaned;
+}
+
+const RETENTIONS = Object.values(RetentionDays).filter((value): value is RetentionDays => typeof value === 'number');
+
+/** Validated settings with defaults; throws a one-line {@link SettingsError}. */
+export function readSettings(read: ContextReader): StackSettings {
+  const stage = text(read, 'stage') ?? 'prod';
+  if (!/^[a-z][a-z0-9-]{0,19}$/.test(stage)) throw new SettingsError(`context stage must be lowercase letters, digits, dashes (max 20), got ${stage}`);
+  const removal = oneOf(read, 'removalPolicy', ['retain', 'destroy'] as const) ?? (stage === 'dev' ? 'destroy' : 'retain');
+  const retentionDays = wholeNumber(read, 'logRetentionDays', 1, 3653) ?? 30;
+  const logRetention = RETENTIONS.find((days) => days === retentionDays);
+  if (logRetention === undefined) throw new SettingsError(`context logRetentionDays must be one of ${RETENTIONS.join(', ')}`);
+  const endpointAzs = wholeNumber(read, 'secretsEndpointAzs', 1, 2) ?? 1;
+  return {
+    stage,
+    removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    corsOrigins: origins(read),
+    throttleRate: wholeNumber(read, 'throttleRate', 1, 10_000) ?? 50,
+    throttleBurst: wholeNumber(read, 'throttleBurst', 1, 5_000) ?? 100,
+    logRetention,
+    dbReservedConcurrency: wholeNumber(read, 'dbReservedConcurrency', 1, 1_000),
+    secretsEndpointAzs: endpointAzs === 2 ? 2 : 1,
+    driverBuild: oneOf(read, 'driverBuild', ['auto', 'local', 'docker'] as const) ?? 'auto',
+  };
+}

@@ -1,0 +1,161 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { SubnetType } from 'aws-cdk-lib/aws-ec2';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { routes, sweepNeeds, type Route, type RouteNeeds } from '../functions/routes';
+import { ApiFunction, FUNCTION_ARCHITECTURE } from './constructs/api-function';
+import { Database, DATABASE_URL } from './constructs/database';
+import { DriverLayer } from './constructs/driver-layer';
+import { PublicApi } from './constructs/http-api';
+import { Network } from './constructs/network';
+import { Storage } from './constructs/storage';
+import type { StackSettings } from './settings';
+
+export interface SecureUploadStackProps extends StackProps {
+  readonly settings: StackSettings;
+  /** The route table; the real one unless a test wants another. */
+  readonly routes?: readonly Route[];
+}
+
+/** What one Lambda needs: the union of the needs of every route it serves. */
+export function functionNeeds(table: readonly Route[], handler: string): RouteNeeds {
+  const rows = table.filter((route) => route.handler === handler);
+  const level = (values: ('read' | 'write' | undefined)[]) =>
+    values.includes('write') ? 'write' : values.includes('read') ? 'read' : undefined;
+  const db = level(rows.map((route) => route.needs.db));
+  const s3 = [...new Set(rows.flatMap((route) => route.needs.s3 ?? []))].sort();
+  return {
+    ...(db ? { db } : {}),
+    ...(s3.length ? { s3 } : {}),
+    ...(rows.some((route) => route.needs.jwt) ? { jwt: true } : {}),
+    ...(rows.some((route) => route.needs.bcrypt) ? { bcrypt: true } : {}),
+  };
+}
+
+/** CloudFormation-safe construct id from a handler file name: `auth-login` -> `AuthLogin`. */
+export const functionId = (handler: string): string =>
+  handler.replace(/(^|[^a-zA-Z0-9]+)([a-zA-Z0-9])/g, (_match, _sep: string, char: string) => char.toUpperCase());
+
+/**
+ * The whole product in one stack: a private VPC with endpoints, SQLite on EFS, the uploads
+ * bucket, the JWT secret, the driver layer, one Lambda per handler and one HTTP API route per
+ * row of `functions/routes.ts`. Every grant follows the row's `needs`.
+ */
+export class SecureUploadStack extends Stack {
+  readonly functions = new Map<string, ApiFunction>();
+
+  constructor(scope: Construct, id: string, props: SecureUploadStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+    const table = props.routes ?? routes;
+    const network = new Network(this, 'Network', { secretsEndpointAzs: settings.secretsEndpointAzs });
+    const database = new Database(this, 'Database', { vpc: network.vpc, removalPolicy: settings.removalPolicy });
+    const storage = new Storage(this, 'Storage', { removalPolicy: settings.removalPolicy, corsOrigins: settings.corsOrigins });
+    const driver = new DriverLayer(this, 'SqliteDriver', { architecture: FUNCTION_ARCHITECTURE, build: settings.driverBuild });
+
+    // Generated inside Secrets Manager: the value never appears in the template, an
+    // environment variable or a log; functions get its ARN and read it once per cold start.
+    const jwtSecret = new Secret(this, 'JwtSecret', {
+      description: 'HS256 signing key for access and refresh tokens',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      removalPolicy: settings.removalPolicy,
+    });
+
+    const names = [...new Set(table.map((route) => route.handler))];
+    for (const handler of names) {
+      const needs = functionNeeds(table, handler);
+      const fn = new ApiFunction(this, functionId(handler), {
+        handlerName: handler,
+        description: `${table.filter((route) => route.handler === handler).map((route) => `${route.method} ${route.path}`).join(', ')}`,
+        driverLayer: driver.layer,
+        logRetention: settings.logRetention,
+        logRemovalPolicy: settings.removalPolicy,
+        withSwaggerUi: handler === 'docs',
+        // bcrypt cost 12 is CPU-bound; Lambda's CPU scales with memory and 1769 MB is one full
+        // vCPU (~350 ms per hash there, ~3x slower at 512 MB). Uploads buffer up to ~4.7 MB
+        // through base64 and multipart parsing, hence room beyond the default.
+        memorySize: needs.bcrypt ? 1769 : needs.s3?.includes('PutObject') ? 1024 : needs.db ? 512 : 256,
+        // Under API Gateway's 30 s integration limit; a cold start on EFS plus migrations is ~1-2 s.
+        timeout: Duration.seconds(needs.s3 ? 20 : 10),
+        environment: {
+          // lib/config.ts requires a secret source in production for every function that reads
+          // config (all of them); the ARN is not a secret. Only jwt functions may read it.
+          JWT_SECRET_ARN: jwtSecret.secretArn,
+          ...(settings.corsOrigins.length > 0 ? { CORS_ORIGINS: settings.corsOrigins.join(',') } : {}),
+          ...(needs.db ? { DATABASE_URL, SQLITE_JOURNAL_MODE: 'DELETE' } : {}),
+          ...(needs.s3 ? { S3_BUCKET: storage.bucket.bucketName, S3_REGION: this.region } : {}),
+        },
+        // Only functions with a database join the VPC (EFS needs it); the others start faster
+        // outside it and need nothing inside.
+        ...(needs.db
+          ? {
+              vpc: network.vpc,
+              vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
+              securityGroups: [network.functionSecurityGroup],
+              filesystem: database.mountFor(),
+              ...(settings.dbReservedConcurrency ? { reservedConcurrentExecutions: settings.dbReservedConcurrency } : {}),
+            }
+          : {}),
+      });
+      if (needs.s3) storage.grant(fn, needs.s3);
+      if (needs.jwt) {
+        fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [jwtSecret.secretArn] }));
+      }
+      this.functions.set(handler, fn);
+    }
+
+    // Not an HTTP route: removes direct-upload plans that expired without completing, with
+    // their objects and multipart uploads (the bucket lifecycle rule is the backstop).
+    const sweep = new ApiFunction(this, 'SweepUploads', {
+      handlerName: 'sweep-uploads',
+      description: 'Scheduled: remove expired direct-upload plans and their objects',
+      driverLayer: driver.layer,
+      logRetention: settings.logRetention,
+      logRemovalPolicy: settings.removalPolicy,
+      memorySize: 512,
+      timeout: Duration.minutes(2),
+      environment: {
+        JWT_SECRET_ARN: jwtSecret.secretArn, // required by lib/config.ts; the secret itself is not granted
+        DATABASE_URL,
+        SQLITE_JOURNAL_MODE: 'DELETE',
+        S3_BUCKET: storage.bucket.bucketName,
+        S3_REGION: this.region,
+      },
+      vpc: network.vpc,
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [network.functionSecurityGroup],
+      filesystem: database.mountFor(),
+    });
+    if (sweepNeeds.s3) storage.grant(sweep, sweepNeeds.s3);
+    new Rule(this, 'SweepUploadsSchedule', {
+      description: 'Hourly sweep of expired direct uploads',
+      schedule: Schedule.rate(Duration.hours(1)),
+      targets: [new LambdaFunction(sweep, { retryAttempts: 2 })],
+    });
+
+    const api = new PublicApi(this, 'Http', {
+      name: `secure-upload-api-${settings.stage}`,
+      routes: table.map((route) => ({ method: route.method, path: route.path, fn: this.requireFunction(route.handler) })),
+      corsOrigins: settings.corsOrigins,
+      throttleRate: settings.throttleRate,
+      throttleBurst: settings.throttleBurst,
+      logRetention: settings.logRetention,
+      logRemovalPolicy: settings.removalPolicy,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the API (try GET <url>health and <url>docs)' });
+    new CfnOutput(this, 'BucketName', { value: storage.bucket.bucketName, description: 'Uploads bucket' });
+    new CfnOutput(this, 'JwtSecretArn', { value: jwtSecret.secretArn, description: 'JWT signing secret (rotate by putting a new value)' });
+    new CfnOutput(this, 'FileSystemId', { value: database.fileSystem.fileSystemId, description: 'EFS file system holding the SQLite database' });
+  }
+
+  private requireFunction(handler: string): ApiFunction {
+    const fn = this.functions.get(handler);
+    if (!fn) throw new Error(`no function for handler ${handler}`);
+    return fn;
+  }
+}
+

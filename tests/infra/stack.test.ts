@@ -1,0 +1,388 @@
+/**
+ * What the synthesized CloudFormation promises, asserted as intent: routes from the route
+ * table, Node 22 on x86_64, EFS wiring, bucket hardening, least-privilege grants, no secret in
+ * any environment. Bundling is skipped (`aws:cdk:bundling-stacks: []`): the driver and the
+ * bundles have their own test (driver.test.ts).
+ */
+import { App, RemovalPolicy } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { handlerNames, routes } from '../../functions/routes';
+import { functionId, functionNeeds, SecureUploadStack } from '../../infra/stack';
+import { readSettings, SettingsError } from '../../infra/settings';
+import { CONFIG_VARIABLES, loadConfig } from '../../lib/config';
+import { dockerScript } from '../../infra/constructs/driver-layer';
+import { driverVersion } from '../../infra/native/driver';
+
+type Json = Record<string, unknown>;
+
+function synth(context: Record<string, unknown> = {}): Template {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+  const settings = readSettings((key) => app.node.tryGetContext(key));
+  const stack = new SecureUploadStack(app, 'Test', { settings });
+  return Template.fromStack(stack);
+}
+
+const template = synth({ corsOrigins: 'https://app.example.com' });
+const resources = (type: string): Record<string, Json> => template.findResources(type) as Record<string, Json>;
+const props = (resource: Json): Json => (resource.Properties ?? {}) as Json;
+
+/** Our API functions by handler name (CDK's own helper functions, if any, are not ours). */
+function apiFunctions(t: Template = template): Map<string, { id: string; props: Json }> {
+  const found = new Map<string, { id: string; props: Json }>();
+  const all = t.findResources('AWS::Lambda::Function') as Record<string, Json>;
+  for (const handler of handlerNames()) {
+    const entry = Object.entries(all).find(([id]) => id.startsWith(functionId(handler)) && !id.startsWith(`${functionId(handler)}Logs`));
+    if (entry) found.set(handler, { id: entry[0], props: props(entry[1]) });
+  }
+  return found;
+}
+
+/** Every IAM statement attached (through AWS::IAM::Policy) to the role of one function. */
+function statementsOf(handler: string): Json[] {
+  const fn = apiFunctions().get(handler);
+  if (!fn) throw new Error(`no function for ${handler}`);
+  const role = (fn.props.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return Object.values(resources('AWS::IAM::Policy'))
+    .filter((policy) => JSON.stringify(props(policy).Roles).includes(`"${role}"`))
+    .flatMap((policy) => ((props(policy).PolicyDocument as Json).Statement as Json[]) ?? []);
+}
+
+const actionsOf = (handler: string): string[] =>
+  statementsOf(handler).flatMap((statement) => [statement.Action].flat() as string[]);
+
+describe('routes and functions', () => {
+  it('creates one Lambda per handler name and one HTTP API route per row of the route table', () => {
+    expect(apiFunctions().size).toBe(handlerNames().length);
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', routes.length);
+    for (const route of routes) {
+      const fn = apiFunctions().get(route.handler);
+      template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: `${route.method} ${route.path}` });
+      expect(fn).toBeDefined();
+    }
+    // Routes that share a handler share its integration (one Lambda for /docs and /docs/{proxy+}).
+    template.resourceCountIs('AWS::ApiGatewayV2::Integration', handlerNames().length);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+  });
+
+  it('runs every function on nodejs22.x, x86_64, with source maps, bundled code and the driver layer', () => {
+    for (const [handler, fn] of apiFunctions()) {
+      expect({ handler, runtime: fn.props.Runtime, arch: fn.props.Architectures }).toEqual({ handler, runtime: 'nodejs22.x', arch: ['x86_64'] });
+      expect(fn.props.Handler).toBe('index.handler');
+      const env = (fn.props.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(env).toMatchObject({ NODE_ENV: 'production', NODE_OPTIONS: '--enable-source-maps' });
+      expect(JSON.stringify(fn.props.Layers)).toContain('SqliteDriverLayer');
+      expect(fn.props.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/Logs/) } });
+    }
+    template.hasResourceProperties('AWS::Lambda::LayerVersion', {
+      CompatibleRuntimes: ['nodejs22.x'],
+      CompatibleArchitectures: ['x86_64'],
+    });
+  });
+
+  it('gives bcrypt functions a full vCPU of memory and others less', () => {
+    for (const [handler, fn] of apiFunctions()) {
+      if (functionNeeds(routes, handler).bcrypt) expect(fn.props.MemorySize).toBeGreaterThanOrEqual(1536);
+      else expect(fn.props.MemorySize).toBeLessThanOrEqual(1024);
+      expect(fn.props.Timeout).toBeLessThanOrEqual(29);
+    }
+  });
+
+  it('sets a log retention on every function log group and the access logs', () => {
+    const groups = Object.values(resources('AWS::Logs::LogGroup'));
+    expect(groups).toHaveLength(handlerNames().length + 2); // + the sweep function + API access logs
+    for (const group of groups) expect(props(group).RetentionInDays).toBe(30);
+  });
+});
+
+describe('environment and secrets', () => {
+  const runtimeOnly = new Set(['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME']);
+
+  it('passes only configuration variables lib/config.ts knows, with values it accepts', () => {
+    for (const [handler, fn] of apiFunctions()) {
+      const env = (fn.props.Environment as { Variables: Record<string, unknown> }).Variables;
+      for (const name of Object.keys(env)) {
+        if (!runtimeOnly.has(name)) expect({ handler, name, known: CONFIG_VARIABLES.includes(name) }).toEqual({ handler, name, known: true });
+      }
+      // Tokens (bucket name, ARN, region) become plausible literals; the config must then load.
+      const literal = Object.fromEntries(
+        Object.entries(env).map(([name, value]) => [
+          name,
+          typeof value === 'string'
+            ? value
+            : name === 'JWT_SECRET_ARN'
+              ? 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:JwtSecret-AbCdEf'
+              : name === 'S3_BUCKET'
+                ? 'test-storage-uploads-1a2b3c'
+                : 'eu-west-1',
+        ]),
+      );
+      const config = loadConfig({ ...literal, AWS_LAMBDA_FUNCTION_NAME: handler });
+      expect(config.production).toBe(true);
+      if (functionNeeds(routes, handler).db) {
+        expect(config.databasePath).toBe('/mnt/db/app.db');
+        expect(config.journalMode).toBe('DELETE');
+      }
+    }
+  });
+
+  it('references the secret by ARN and never puts a secret-looking value in an environment', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ PasswordLength: 64, ExcludePunctuation: true }),
+    });
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/"SecretString"/);
+    for (const [handler, fn] of apiFunctions()) {
+      const env = (fn.props.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(Object.keys(env).filter((name) => /SECRET|PASSWORD|TOKEN|KEY/i.test(name) && name !== 'JWT_SECRET_ARN')).toEqual([]);
+      expect(env.JWT_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^JwtSecret/) });
+      for (const [name, value] of Object.entries(env)) {
+        // A long random-looking literal (hex/base64ish, 24+ chars) in an environment would be a leaked secret.
+        if (typeof value === 'string') expect({ handler, name, value, looksSecret: /^[A-Za-z0-9+/=_-]{24,}$/.test(value) }).toMatchObject({ looksSecret: false });
+        if (typeof value !== 'string') expect(JSON.stringify(value)).not.toMatch(/resolve:secretsmanager|SecretString/);
+      }
+    }
+  });
+
+  it('lets only jwt functions read the secret, with GetSecretValue on that secret alone', () => {
+    for (const handler of handlerNames()) {
+      const reads = statementsOf(handler).filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
+      if (functionNeeds(routes, handler).jwt) {
+        expect(reads).toEqual([expect.objectContaining({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: { Ref: expect.stringMatching(/^JwtSecret/) } })]);
+      } else {
+        expect({ handler, reads }).toEqual({ handler, reads: [] });
+      }
+    }
+  });
+});
+
+describe('least-privilege storage grants', () => {
+  it('gives each function exactly the object actions its routes declare, and nothing else on the bucket', () => {
+    for (const handler of handlerNames()) {
+      const s3 = actionsOf(handler).filter((action) => action.startsWith('s3:')).sort();
+      const expected = (functionNeeds(routes, handler).s3 ?? []).map((action) => `s3:${action}`).sort();
+      expect({ handler, s3 }).toEqual({ handler, s3: expected });
+    }
+    expect(actionsOf('upload')).toContain('s3:PutObject');
+    expect(actionsOf('files-get').filter((action) => action.startsWith('s3:'))).toEqual(['s3:GetObject']);
+    expect(actionsOf('files-delete').filter((action) => action.startsWith('s3:'))).toEqual(['s3:DeleteObject']);
+    expect(actionsOf('auth-me')).not.toContain('s3:PutObject');
+    expect(actionsOf('health').filter((action) => !action.startsWith('logs:'))).toEqual([]);
+  });
+
+  it('scopes object grants to the bucket objects, never a wildcard resource', () => {
+    for (const statement of statementsOf('upload')) {
+      if (JSON.stringify(statement.Action).includes('s3:')) {
+        expect(JSON.stringify(statement.Resource)).toMatch(/StorageUploads.*\/\*/);
+      }
+    }
+    for (const handler of handlerNames()) {
+      for (const statement of statementsOf(handler)) expect([statement.Action].flat()).not.toContain('s3:*');
+    }
+  });
+});
+
+describe('database on EFS', () => {
+  it('encrypts the file system, uses Elastic throughput, backs it up and requires TLS', () => {
+    template.hasResourceProperties('AWS::EFS::FileSystem', {
+      Encrypted: true,
+      ThroughputMode: 'elastic',
+      BackupPolicy: { Status: 'ENABLED' },
+      FileSystemPolicy: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      }),
+    });
+    template.hasResource('AWS::EFS::FileSystem', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  it('enters through one access point with a fixed POSIX user and root directory', () => {
+    template.resourceCountIs('AWS::EFS::AccessPoint', 1);
+    template.hasResourceProperties('AWS::EFS::AccessPoint', {
+      PosixUser: { Uid: '1000', Gid: '1000' },
+      RootDirectory: { Path: '/sqlite', CreationInfo: { OwnerUid: '1000', OwnerGid: '1000', Permissions: '750' } },
+    });
+  });
+
+  it('puts mount targets in the isolated subnets', () => {
+    const subnets = Object.entries(resources('AWS::EC2::Subnet'));
+    expect(subnets.length).toBe(2);
+    for (const [, subnet] of subnets) expect(props(subnet).MapPublicIpOnLaunch).toBe(false);
+    const targets = Object.values(resources('AWS::EFS::MountTarget'));
+    expect(targets).toHaveLength(2);
+    const subnetIds = new Set(subnets.map(([id]) => id));
+    for (const target of targets) expect(subnetIds.has((props(target).SubnetId as { Ref: string }).Ref)).toBe(true);
+  });
+
+  it('mounts /mnt/db in the VPC exactly for the functions that use the database', () => {
+    for (const [handler, fn] of apiFunctions()) {
+      const needs = functionNeeds(routes, handler);
+      if (needs.db) {
+        expect(fn.props.FileSystemConfigs).toEqual([{ Arn: expect.anything(), LocalMountPath: '/mnt/db' }]);
+        expect(fn.props.VpcConfig).toEqual(expect.objectContaining({ SubnetIds: expect.any(Array), SecurityGroupIds: expect.any(Array) }));
+        const efs = actionsOf(handler).filter((action) => action.startsWith('elasticfilesystem:')).sort();
+        expect(efs).toEqual(['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite']);
+        expect(actionsOf(handler)).not.toContain('elasticfilesystem:ClientRootAccess');
+      } else {
+        // health, openapi, docs: no VPC, no mount, faster cold starts.
+        expect({ handler, vpc: fn.props.VpcConfig, fs: fn.props.FileSystemConfigs }).toEqual({ handler, vpc: undefined, fs: undefined });
+        expect(actionsOf(handler).filter((action) => action.startsWith('elasticfilesystem:'))).toEqual([]);
+      }
+    }
+  });
+
+  it('limits ClientMount to the access point', () => {
+    const mount = statementsOf('auth-login').find((statement) => JSON.stringify(statement.Action).includes('ClientMount'));
+    expect(JSON.stringify(mount?.Condition)).toContain('elasticfilesystem:AccessPointArn');
+  });
+
+  it('reserves no concurrency by default, and does when asked', () => {
+    for (const [, fn] of apiFunctions()) expect(fn.props.ReservedConcurrentExecutions).toBeUndefined();
+    const reserved = apiFunctions(synth({ dbReservedConcurrency: '5' }));
+    for (const [handler, fn] of reserved) {
+      expect(fn.props.ReservedConcurrentExecutions).toBe(functionNeeds(routes, handler).db ? 5 : undefined);
+    }
+  });
+});
+
+describe('network', () => {
+  it('has no NAT gateway and no internet gateway', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    template.resourceCountIs('AWS::EC2::EIP', 0);
+  });
+
+  it('reaches S3 through a gateway endpoint and Secrets Manager through a private interface endpoint', () => {
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('\\.s3$')])]) }),
+    });
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Interface',
+      PrivateDnsEnabled: true,
+      ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('secretsmanager')])]) }),
+    });
+    const iface = Object.values(resources('AWS::EC2::VPCEndpoint')).find((endpoint) => props(endpoint).VpcEndpointType === 'Interface');
+    expect(props(iface ?? {}).SubnetIds).toHaveLength(1);
+    const twoAzs = synth({ secretsEndpointAzs: '2' }).findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } });
+    expect(props(Object.values(twoAzs)[0] as Json).SubnetIds).toHaveLength(2);
+  });
+
+  it('opens the Secrets Manager endpoint only to the database functions, not to the whole VPC', () => {
+    const ingress = Object.values(resources('AWS::EC2::SecurityGroupIngress')).map(props);
+    expect(ingress.every((rule) => rule.SourceSecurityGroupId !== undefined && rule.CidrIp === undefined)).toBe(true);
+    expect(ingress.map((rule) => rule.FromPort).sort()).toEqual([2049, 443]);
+  });
+});
+
+describe('bucket', () => {
+  it('blocks public access, encrypts, aborts stale multipart uploads and allows browser uploads from the allow-list', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' })]) },
+      CorsConfiguration: {
+        CorsRules: [Match.objectLike({ AllowedOrigins: ['https://app.example.com'], AllowedMethods: Match.arrayWith(['PUT', 'POST', 'GET']) })],
+      },
+    });
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+  });
+
+  it('denies requests without TLS', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('passes the bucket name and region to the storage functions', () => {
+    const upload = apiFunctions().get('upload');
+    const env = (upload?.props.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env.S3_BUCKET).toEqual({ Ref: expect.stringMatching(/^StorageUploads/) });
+    expect(env.S3_REGION).toEqual({ Ref: 'AWS::Region' });
+  });
+});
+
+describe('HTTP API', () => {
+  it('throttles and logs the $default stage', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('\\$context.requestId') },
+    });
+  });
+
+  it('answers CORS for the configured origins only, and configures none without an allow-list', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'HTTP',
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://app.example.com'], AllowCredentials: false }),
+    });
+    const plain = synth();
+    plain.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
+    plain.hasResourceProperties('AWS::S3::Bucket', { CorsConfiguration: Match.absent() });
+  });
+
+  it('outputs the API URL, bucket name and secret ARN', () => {
+    const outputs = template.findOutputs('*');
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'BucketName', 'JwtSecretArn']));
+  });
+});
+
+describe('settings from context', () => {
+  it('retains data by default and destroys it only for dev (or when asked)', () => {
+    const read = (values: Record<string, string>) => readSettings((key) => values[key]);
+    expect(read({}).removalPolicy).toBe(RemovalPolicy.RETAIN);
+    expect(read({}).stage).toBe('prod');
+    expect(read({ stage: 'dev' }).removalPolicy).toBe(RemovalPolicy.DESTROY);
+    expect(read({ stage: 'dev', removalPolicy: 'retain' }).removalPolicy).toBe(RemovalPolicy.RETAIN);
+    expect(read({ corsOrigins: 'https://a.example, https://b.example/' }).corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(() => read({ corsOrigins: 'not an origin' })).toThrow(SettingsError);
+    expect(() => read({ throttleRate: 'lots' })).toThrow(SettingsError);
+    expect(() => read({ logRetentionDays: '17' })).toThrow(SettingsError);
+    expect(() => read({ driverBuild: 'magic' })).toThrow(SettingsError);
+    expect(read({}).driverBuild).toBe('auto');
+  });
+
+  it('lets a dev stage be torn down completely', () => {
+    const dev = synth({ stage: 'dev' });
+    dev.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+    dev.hasResource('AWS::EFS::FileSystem', { DeletionPolicy: 'Delete' });
+    dev.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Delete' });
+    dev.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+  });
+});
+
+describe('driver build paths', () => {
+  it('names the build path in the layer, and builds in the Lambda image for driverBuild=docker', () => {
+    template.hasResourceProperties('AWS::Lambda::LayerVersion', { Description: Match.stringLikeRegexp('better-sqlite3 .* linux-x64, local build') });
+    synth({ driverBuild: 'docker' }).hasResourceProperties('AWS::Lambda::LayerVersion', {
+      Description: Match.stringLikeRegexp('linux-x64, docker build'),
+    });
+    const script = dockerScript(driverVersion());
+    expect(script).toContain(`--build-from-source better-sqlite3@${driverVersion()}`);
+    // The Docker build proves itself by loading the driver with the image's own Node 22.
+    expect(script).toMatch(/node -e .*new D\(':memory:'\)/);
+  });
+});
+
+describe('scheduled sweep of expired direct uploads', () => {
+  it('runs hourly in the VPC with the database and write access to objects, but not the secret', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)', State: 'ENABLED' });
+    const all = template.findResources('AWS::Lambda::Function') as Record<string, Json>;
+    const [id, sweep] = Object.entries(all).find(([logicalId]) => logicalId.startsWith('SweepUploads') && !logicalId.includes('Logs')) ?? [];
+    expect(id).toBeDefined();
+    const fnProps = props(sweep ?? {});
+    expect(fnProps.Runtime).toBe('nodejs22.x');
+    expect(fnProps.FileSystemConfigs).toEqual([{ Arn: expect.anything(), LocalMountPath: '/mnt/db' }]);
+    const role = (fnProps.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const actions = Object.values(resources('AWS::IAM::Policy'))
+      .filter((policy) => JSON.stringify(props(policy).Roles).includes(`"${role}"`))
+      .flatMap((policy) => ((props(policy).PolicyDocument as Json).Statement as Json[]).flatMap((statement) => [statement.Action].flat() as string[]));
+    expect(actions).toEqual(expect.arrayContaining(['s3:DeleteObject', 's3:AbortMultipartUpload', 'elasticfilesystem:ClientMount']));
+    expect(actions.filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
+    expect(actions).not.toContain('s3:PutObject');
+  });
+});
