@@ -3,6 +3,7 @@ import middy, { type MiddyfiedHandler } from '@middy/core';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
+import { getConfig } from '../config';
 import { logger } from '../logger';
 import type { User } from '../users';
 import { bearerAuth, type AuthContext } from './auth';
@@ -52,6 +53,9 @@ export function httpHandler<const O extends HandlerOptions>(
   options: O,
   fn: (input: HandlerInput<O>) => Promise<HttpResponse> | HttpResponse,
 ): ApiHandler {
+  // In Lambda, validate the configuration during the cold start: a bad variable fails the
+  // init with one line naming it, instead of surfacing as a 500 on the first request.
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME) getConfig();
   const chain = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, AuthContext>()
     // logEvent pinned off: an env switch must never put passwords or tokens into the logs.
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
