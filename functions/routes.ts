@@ -7,6 +7,7 @@ import {
   HealthOut,
   ListFilesQuery,
   LoginBody,
+  LogoutBody,
   RefreshTokenBody,
   RegisterBody,
   TokenPairOut,
@@ -129,7 +130,7 @@ export const routes: readonly Route[] = [
     docs: {
       summary: 'Revoke a refresh token and its session; answers 204 whatever the token was',
       tag: 'auth',
-      request: { json: RefreshTokenBody },
+      request: { json: LogoutBody },
       responses: { 204: { description: 'Logged out' } },
       errors: [400, 415, 422],
     },

@@ -69,7 +69,7 @@ function load(name: string): { body: Buffer; gzipped: Buffer | undefined; type: 
   let entry;
   if (name === '') entry = { body: Buffer.from(PAGE), type: 'text/html; charset=utf-8' };
   else if (name === 'swagger-initializer.js') entry = { body: Buffer.from(INITIALIZER), type: 'text/javascript; charset=utf-8' };
-  else if (ASSETS[name]) entry = { body: fs.readFileSync(path.join(assetDirectory(), name)), type: ASSETS[name] };
+  else if (Object.hasOwn(ASSETS, name)) entry = { body: fs.readFileSync(path.join(assetDirectory(), name)), type: ASSETS[name] ?? 'application/octet-stream' };
   else return undefined;
   const compressible = !entry.type.startsWith('image/') && entry.body.length > 1024;
   const full = { ...entry, gzipped: compressible ? gzipSync(entry.body) : undefined };

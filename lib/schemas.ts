@@ -32,6 +32,9 @@ export const LoginBody = z
 
 export const RefreshTokenBody = z.object({ refresh_token: z.string().min(1, 'is required') }).meta({ id: 'RefreshTokenBody' });
 
+/** Logout takes any string, even empty: its 204 must not tell tokens apart. */
+export const LogoutBody = z.object({ refresh_token: z.string() }).meta({ id: 'LogoutBody' });
+
 export const UserOut = z
   .object({
     id: z.uuid(),

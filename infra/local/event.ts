@@ -45,8 +45,8 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, match: Rou
   headers['x-forwarded-proto'] = 'http';
   headers['x-forwarded-port'] = String(req.socket.localPort ?? '');
 
-  const query: Record<string, string> = {};
-  for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
+  const query: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of url.searchParams) query[name] = Object.hasOwn(query, name) ? `${query[name]},${value}` : value;
 
   const cookies = req.headers.cookie?.split(';').map((cookie) => cookie.trim()).filter(Boolean);
   const now = new Date();

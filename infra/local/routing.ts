@@ -24,6 +24,7 @@ export class Router {
       .sort((a, b) => b.specificity - a.specificity);
   }
 
+  /** Throws URIError for a malformed percent-encoding in a path parameter (answer 400). */
   match(method: string, path: string): RouteMatch | undefined {
     for (const candidate of this.compiled) {
       if (candidate.route.method !== method) continue;

@@ -78,7 +78,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       return;
     }
 
-    const match = router.match(method, path);
+    let match;
+    try {
+      match = router.match(method, path);
+    } catch {
+      return drainThen(req, () => sendGatewayMessage(res, 400, 'Bad Request', cors)); // malformed %-encoding
+    }
     if (!match) return drainThen(req, () => sendGatewayMessage(res, 404, 'Not Found', cors));
 
     const declared = Number(req.headers['content-length'] ?? 0);

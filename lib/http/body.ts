@@ -72,7 +72,7 @@ export function multipartBody(): Middleware[] {
 
 /** The single file a form carries in `field`; 422 if absent, 413 if over the limit. */
 export function requireFile(form: MultipartForm, field: string): MultipartFile {
-  const file = form[field];
+  const file = Object.hasOwn(form, field) ? form[field] : undefined;
   if (file === undefined || typeof file === 'string') {
     throw validationFailed([{ pointer: `/${field}`, detail: `a file is required in the multipart field "${field}"` }]);
   }

@@ -48,7 +48,7 @@ export function parseMultipart(body: Buffer, contentType: string | undefined, li
   if (boundary === undefined) return Promise.reject(new HttpError(415, 'Content-Type must be multipart/form-data'));
 
   return new Promise((resolve, reject) => {
-    const form: Record<string, MultipartFile | string> = {};
+    const form = Object.create(null) as Record<string, MultipartFile | string>; // field names are client input
     let failed = false;
     const fail = (error: HttpError) => {
       if (!failed) reject(error);

@@ -19,17 +19,18 @@ export function displayFilename(raw: string): string {
 }
 
 /**
- * The name as it appears in a storage key: letters, digits, `.`, `-`, `_` kept, anything else
- * becomes `_`, no leading dots, at most 200 bytes. A name with nothing left is a 422.
+ * The name as it appears in a storage key: ASCII letters, digits, `.`, `-`, `_` kept, anything
+ * else becomes `_` (so `写真.png` is `__.png`; the display name keeps the real one), no leading
+ * dots, at most 200 bytes. A name with nothing left (`...`) is a 422.
  */
 export function safeFilename(raw: string): string {
-  const safe = displayFilename(raw)
-    .replace(/[^A-Za-z0-9._-]/g, '_')
+  const safe = Array.from(displayFilename(raw), (char) => (/^[A-Za-z0-9._-]$/.test(char) ? char : '_'))
+    .join('')
     .replace(/^\.+/, '')
     .slice(0, MAX_SAFE_NAME_BYTES);
-  if (!/[A-Za-z0-9]/.test(safe)) {
+  if (!safe) {
     throw new HttpError(422, 'The file name has no usable characters', {
-      errors: [{ pointer: '/file', detail: 'file name must contain a letter or digit' }],
+      errors: [{ pointer: '/file', detail: 'file name has nothing left after sanitizing' }],
     });
   }
   return safe;

@@ -61,7 +61,7 @@ describe('GET /docs', () => {
   });
 
   it('answers 404 for anything outside its whitelist, traversal included', async () => {
-    for (const proxy of ['../package.json', 'index.html', '..%2F..%2Fetc%2Fpasswd', 'absolute-path.js']) {
+    for (const proxy of ['../package.json', 'index.html', '..%2F..%2Fetc%2Fpasswd', 'absolute-path.js', 'constructor', '__proto__', 'toString']) {
       const result = await invoke(docs, createTestEventV2({ path: `/docs/${proxy}`, routeKey: 'GET /docs/{proxy+}', pathParameters: { proxy } }));
       expect([proxy, result.status, result.headers['content-type']]).toEqual([proxy, 404, 'application/problem+json']);
     }

@@ -1,5 +1,6 @@
 import { routes } from '../../functions/routes';
 import { isTextContentType } from '../../infra/local/event';
+import { startApiServer } from '../../infra/local/server';
 import { Router } from '../../infra/local/routing';
 import { multipartBoundary } from '../../lib/http/multipart';
 
@@ -45,5 +46,21 @@ describe('multipart boundaries', () => {
     ['application/json', undefined],
   ])('%s -> %s', (header, boundary) => {
     expect(multipartBoundary(header)).toBe(boundary);
+  });
+});
+
+describe('API Gateway emulation', () => {
+  it('answers malformed paths, unknown routes and oversize bodies as API Gateway does, without a handler', async () => {
+    const server = await startApiServer({ host: '127.0.0.1', port: 0, corsOrigins: [] });
+    try {
+      const malformed = await fetch(`${server.url}/files/%E0%A4%A`);
+      expect([malformed.status, await malformed.json()]).toEqual([400, { message: 'Bad Request' }]);
+      const unknown = await fetch(`${server.url}/nope?constructor=x`);
+      expect([unknown.status, await unknown.json()]).toEqual([404, { message: 'Not Found' }]);
+      const tooLarge = await fetch(`${server.url}/auth/login`, { method: 'POST', body: Buffer.alloc(10 * 1024 * 1024 + 1) });
+      expect([tooLarge.status, await tooLarge.json()]).toEqual([413, { message: 'Request Entity Too Large' }]);
+    } finally {
+      await server.close();
+    }
   });
 });
