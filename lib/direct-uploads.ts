@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -12,10 +13,10 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { getConfig } from './config';
 import { assertAllowedType, normalizeContentType, SNIFF_BYTES, verifyContentType } from './content-types';
 import { getDb, statement } from './db/connection';
-import { assertWithinQuota, deleteObject, fileNotFound, forgetFile, markStored, reservePendingFile } from './files';
+import { assertWithinQuota, deleteObject, fileNotFound, forgetPendingFile, markStored, reservePendingFile } from './files';
 import { HttpError } from './http/errors';
 import { logger } from './logger';
-import { displayFilename, objectKey } from './storage/keys';
+import { displayFilename, objectKey, stagingKey } from './storage/keys';
 import { presignDownload } from './storage/presign';
 import { MAX_PARTS, MIN_PART_SIZE, MiB } from './storage/limits';
 import { getPresignS3, getS3 } from './storage/s3';
@@ -58,10 +59,11 @@ export function partSizeFor(size: number): number {
 
 /**
  * Plans a direct-to-storage upload: the API decides the key, the type and the size, and hands
- * out presigned URLs bound to them. Small files get one PUT whose signature covers
- * Content-Type and Content-Length; large ones (over `MULTIPART_THRESHOLD_BYTES`, and always
- * over S3's 5 GiB PUT limit) get an S3 multipart upload with a presigned URL per part. The
- * file is reserved under the quota until it completes or the plan expires.
+ * out presigned URLs bound to them. Small files get one PUT (to a staging key) whose signature
+ * covers Content-Type and Content-Length; large ones (over `MULTIPART_THRESHOLD_BYTES`, and
+ * always over S3's 5 GiB PUT limit) get an S3 multipart upload with a presigned URL per part,
+ * each signed for its exact length. The file is reserved under the quota until it completes
+ * or the plan expires.
  */
 export async function planUpload(ownerId: string, request: UploadPlanRequest): Promise<UploadPlan> {
   const config = getConfig();
@@ -79,7 +81,7 @@ export async function planUpload(ownerId: string, request: UploadPlanRequest): P
     reservePendingFile(file, expiresAt);
     const url = await getSignedUrl(
       getPresignS3(),
-      new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, ContentLength: request.size }),
+      new PutObjectCommand({ Bucket: bucket, Key: stagingKey(key), ContentType: contentType, ContentLength: request.size }),
       { expiresIn, signableHeaders: new Set(['content-type', 'content-length']) },
     );
     return { id, key, expires_in: expiresIn, upload: { method: 'PUT', url, headers: { 'Content-Type': contentType } } };
@@ -102,12 +104,12 @@ export async function planUpload(ownerId: string, request: UploadPlanRequest): P
   }
   const count = Math.ceil(request.size / partSize);
   const parts = await Promise.all(
-    Array.from({ length: count }, async (_, index) => ({
-      part_number: index + 1,
-      url: await getSignedUrl(getPresignS3(), new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: index + 1 }), {
-        expiresIn,
-      }),
-    })),
+    Array.from({ length: count }, async (_, index) => {
+      // Each part's length is signed too: no part can carry more than its share of the plan.
+      const length = index === count - 1 ? request.size - partSize * (count - 1) : partSize;
+      const command = new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: index + 1, ContentLength: length });
+      return { part_number: index + 1, url: await getSignedUrl(getPresignS3(), command, { expiresIn, signableHeaders: new Set(['content-length']) }) };
+    }),
   );
   return { id, key, expires_in: expiresIn, upload: { method: 'multipart', part_size: partSize, parts } };
 }
@@ -123,11 +125,18 @@ interface PendingRow {
   expires_at: string | null;
 }
 
+/** S3's answers for a completion whose part list does not match what was uploaded. */
+const PART_MISMATCH = new Set(['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall']);
+
 /**
  * Verifies what arrived and makes it a stored file: the object exists, its size is the
  * declared size, and its leading bytes match the declared type. On any mismatch the object
  * and the plan are deleted and the answer is a 4xx, so a lie is never listed. Only the
  * planner may complete (anyone else gets 404); completing twice returns the same answer.
+ *
+ * A single PUT lands on a staging key and is copied to the real key once verified, so its
+ * still-valid URL cannot overwrite the stored file later. A multipart upload is completed in
+ * place: once completed, its part URLs are dead.
  */
 export async function completeUpload(
   ownerId: string,
@@ -140,6 +149,7 @@ export async function completeUpload(
     throw new HttpError(410, 'This upload plan has expired; plan a new upload');
   }
   const bucket = getConfig().s3.bucket;
+  const landed = row.upload_id ? row.key : stagingKey(row.key);
 
   if (row.upload_id) {
     if (!parts?.length) {
@@ -159,58 +169,97 @@ export async function completeUpload(
         }),
       );
     } catch (error) {
-      const again = findOwnedUpload(ownerId, id); // a racing completion may have finished it
-      if (again.status === 'stored') return completed(again);
-      throw new HttpError(422, 'The parts do not match what was uploaded (part numbers, ETags, or a part under 5 MiB)', { cause: error });
+      const name = (error as { name?: string }).name ?? '';
+      if (name === 'NoSuchUpload') return settled(ownerId, id, row.key); // completed by a racing call, or swept
+      if (PART_MISMATCH.has(name)) {
+        throw new HttpError(422, 'The parts do not match what was uploaded (part numbers, ETags, or a part under 5 MiB)', { cause: error });
+      }
+      throw error;
     }
   }
 
   let head;
   try {
-    head = await getS3().send(new HeadObjectCommand({ Bucket: bucket, Key: row.key }));
+    head = await getS3().send(new HeadObjectCommand({ Bucket: bucket, Key: landed }));
   } catch (error) {
+    if ((error as { name?: string }).name !== 'NotFound') throw error;
     throw new HttpError(409, 'Nothing has been uploaded for this plan yet', { cause: error });
   }
-  const rejectUpload = async (problem: HttpError): Promise<never> => {
-    await deleteObject(row.key);
-    forgetFile(row.id);
+  /** A lie: the plan and what arrived are deleted (never a file that is already stored). */
+  const reject = async (problem: HttpError): Promise<never> => {
+    if (forgetPendingFile(row.id) || landed !== row.key) await deleteObject(landed);
     throw problem;
   };
   if (head.ContentLength !== row.size) {
-    return rejectUpload(new HttpError(422, `The uploaded object is ${head.ContentLength ?? 0} bytes, not the declared ${row.size}`));
+    return reject(new HttpError(422, `The uploaded object is ${head.ContentLength ?? 0} bytes, not the declared ${row.size}`));
   }
   let contentType: string;
   try {
-    contentType = await verifyContentType(row.content_type, await readHead(row.key));
+    contentType = await verifyContentType(row.content_type, await readHead(landed));
     assertAllowedType(contentType);
   } catch (error) {
-    return rejectUpload(error instanceof HttpError ? error : new HttpError(422, 'The uploaded content could not be verified', { cause: error }));
+    if (!(error instanceof HttpError)) throw error;
+    return reject(error);
   }
-  markStored(row.id, row.size, contentType);
+
+  if (landed !== row.key) {
+    await getS3().send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: row.key,
+        CopySource: `${bucket}/${landed}`, // keys are [A-Za-z0-9._/-] only: nothing to encode
+        ContentType: contentType,
+        MetadataDirective: 'REPLACE',
+        Metadata: { 'owner-id': ownerId, 'file-id': row.id },
+      }),
+    );
+    await deleteObject(landed);
+  }
+  if (!markStored(row.id, row.size, contentType)) return settled(ownerId, id, row.key);
   return completed({ ...row, content_type: contentType });
 }
 
 /**
+ * After a completion lost a race: the file is stored (a parallel completion won) and that
+ * answer stands, or its plan was swept, in which case whatever this call put at the real key
+ * is removed and the plan is gone (410).
+ */
+async function settled(ownerId: string, id: string, key: string): Promise<CompletedUpload> {
+  const row = statement(
+    getDb(),
+    'SELECT id, key, filename, size, content_type, status, upload_id, expires_at FROM files WHERE id = ? AND owner_id = ?',
+  ).get(id, ownerId) as PendingRow | undefined;
+  if (row?.status === 'stored') return completed(row);
+  if (!row) await deleteObject(key);
+  throw new HttpError(410, 'This upload plan has expired; plan a new upload');
+}
+
+/**
  * Deletes plans that expired without completing: their multipart uploads are aborted and any
- * object a single PUT left behind is removed. Runs on a schedule in AWS (besides the bucket's
- * lifecycle rule for incomplete multipart uploads) and periodically in the local runtime.
+ * object they left (staging or real key) is removed. Each plan is first claimed by deleting its
+ * pending row, so a file that a completion stored in the meantime is never touched. Runs on a
+ * schedule in AWS (besides the bucket's lifecycle rules) and periodically in the local runtime.
  *
  * @returns how many plans were removed
  */
 export async function sweepExpiredUploads(now: Date = new Date(), batch = 500): Promise<number> {
-  const rows = statement(getDb(), `SELECT id, key, upload_id FROM files WHERE status = 'pending' AND expires_at <= ? LIMIT ?`).all(
-    isoSeconds(now),
+  const db = getDb();
+  const cutoff = isoSeconds(now);
+  const rows = statement(db, `SELECT id, key, upload_id FROM files WHERE status = 'pending' AND expires_at <= ? LIMIT ?`).all(
+    cutoff,
     batch,
   ) as Array<Pick<PendingRow, 'id' | 'key' | 'upload_id'>>;
   let removed = 0;
   for (const row of rows) {
+    const claimed = statement(db, `DELETE FROM files WHERE id = ? AND status = 'pending' AND expires_at <= ?`).run(row.id, cutoff).changes === 1;
+    if (!claimed) continue;
+    removed += 1;
     try {
       if (row.upload_id) await abortMultipart(row.key, row.upload_id);
-      await deleteObject(row.key);
-      statement(getDb(), `DELETE FROM files WHERE id = ? AND status = 'pending'`).run(row.id);
-      removed += 1;
+      await deleteObject(stagingKey(row.key));
+      await deleteObject(row.key); // a completion that died between storage and database
     } catch (error) {
-      logger.warn('Could not sweep an expired upload; will retry', { fileId: row.id, error: error as Error });
+      logger.warn('Could not remove the objects of an expired upload; lifecycle rules will', { fileId: row.id, error: error as Error });
     }
   }
   return removed;

@@ -93,19 +93,23 @@ export function reservePendingFile(file: NewFile, expiresAt: Date, multipart?: {
   }).immediate();
 }
 
-/** Turns a pending file into a stored one; false if it was not pending (already completed). */
+/**
+ * Turns a pending file into a stored one. False if it is no longer pending and unexpired: a
+ * racing completion stored it, or the sweep claimed it; the caller decides which.
+ */
 export function markStored(id: string, size: number, contentType: string): boolean {
   return (
     statement(
       getDb(),
       `UPDATE files SET status = 'stored', size = ?, content_type = ?, expires_at = NULL, upload_id = NULL
-        WHERE id = ? AND status = 'pending'`,
-    ).run(size, contentType, id).changes === 1
+        WHERE id = ? AND status = 'pending' AND expires_at > ?`,
+    ).run(size, contentType, id, isoSeconds()).changes === 1
   );
 }
 
-export function forgetFile(id: string): void {
-  statement(getDb(), 'DELETE FROM files WHERE id = ?').run(id);
+/** Drops a pending file's row; false if it was not pending (never touches a stored file). */
+export function forgetPendingFile(id: string): boolean {
+  return statement(getDb(), `DELETE FROM files WHERE id = ? AND status = 'pending'`).run(id).changes === 1;
 }
 
 export async function deleteObject(key: string): Promise<void> {
@@ -140,10 +144,10 @@ export async function storeUpload(ownerId: string, file: IncomingFile): Promise<
         Metadata: { 'owner-id': ownerId, 'file-id': id },
       }),
     );
-    markStored(id, size, contentType);
+    if (!markStored(id, size, contentType)) throw new Error('The reservation of an upload in progress disappeared');
   } catch (error) {
     await deleteObject(key).catch((cleanup: unknown) => logger.error('Could not remove orphaned object', { key, error: cleanup as Error }));
-    forgetFile(id);
+    forgetPendingFile(id);
     throw error;
   }
   return { id, filename, key, url: await presignDownload(key, filename), status: 'uploaded' };
@@ -197,7 +201,7 @@ export async function getFileWithUrl(ownerId: string, id: string): Promise<FileR
 export async function deleteOwnedFile(ownerId: string, id: string): Promise<void> {
   const file = getOwnedFile(ownerId, id);
   await deleteObject(file.key);
-  forgetFile(file.id);
+  statement(getDb(), `DELETE FROM files WHERE id = ? AND status = 'stored'`).run(file.id);
 }
 
 function decodeCursor(cursor: string): number {

@@ -1,4 +1,5 @@
 import type { S3Action } from '../../functions/routes';
+import { STAGING_PREFIX } from '../../lib/storage/keys';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
@@ -27,7 +28,13 @@ export class Storage extends Construct {
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       minimumTLSVersion: 1.2,
-      lifecycleRules: [{ id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      // Backstops for the API's own hourly sweep, past the longest a presigned URL can live
+      // (7 days): unfinished multipart uploads, and single-PUT uploads left on their staging
+      // key (lib/storage/keys.ts: completion copies them to the real key).
+      lifecycleRules: [
+        { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(8) },
+        { id: 'expire-unverified-staging-objects', prefix: STAGING_PREFIX, expiration: Duration.days(8) },
+      ],
       cors:
         props.corsOrigins.length > 0
           ? [

@@ -45,6 +45,14 @@ export function objectKey(userId: string, fileId: string, filename: string): str
   return `${userId}/${fileId}-${safeFilename(filename)}`;
 }
 
+/**
+ * Where a planned single-PUT upload lands before it is verified. Completion copies it to the
+ * real key and deletes it, so the presigned PUT (valid until it expires) can never overwrite a
+ * file that has been checked and listed. A bucket lifecycle rule expires leftovers.
+ */
+export const STAGING_PREFIX = 'staging/';
+export const stagingKey = (key: string): string => `${STAGING_PREFIX}${key}`;
+
 function truncateUtf8(value: string, maxBytes: number): string {
   if (Buffer.byteLength(value) <= maxBytes) return value;
   let out = '';

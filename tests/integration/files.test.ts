@@ -115,6 +115,22 @@ describe('direct upload with a presigned PUT', () => {
     expect(downloaded.equals(png)).toBe(true);
   });
 
+  it('keeps a stored file safe from its still-valid upload URL', async () => {
+    const png = pngBytes(8, 8);
+    const planned = await invoke(plan, planEvent(alice, { filename: 'keep.png', content_type: 'image/png', size: png.length }));
+    expect(new URL(planned.body.upload.url).pathname).toMatch(/\/staging\//); // it lands on a staging key
+    await putAsPlanned(planned, png);
+    const done = await invoke(complete, completeEvent(alice, planned.body.id));
+    expect(done.status).toBe(200);
+
+    const svg = Buffer.concat([Buffer.from('<svg onload=alert(1)>'), Buffer.alloc(png.length - 21, 32)]);
+    expect((await putAsPlanned(planned, svg)).status).toBe(200); // the URL still works, but not on the real key
+    const again = await invoke(complete, completeEvent(alice, planned.body.id));
+    expect(again.status).toBe(200);
+    const downloaded = Buffer.from(await (await fetch(again.body.url)).arrayBuffer());
+    expect(downloaded.equals(png)).toBe(true);
+  });
+
   it('refuses lies about size and type at completion, deletes them, and never lists them', async () => {
     const before = await objectKeys();
     const pdf = pdfBytes(3000);
@@ -159,6 +175,10 @@ describe('multipart direct upload', () => {
     const { upload: instructions } = planned.body;
     expect(instructions).toMatchObject({ method: 'multipart', part_size: 8 * MiB });
     expect(instructions.parts.map((part: { part_number: number }) => part.part_number)).toEqual([1, 2]);
+    // Every part URL is signed for its exact length: no part can carry more than its share.
+    for (const part of instructions.parts as Array<{ url: string }>) {
+      expect(new URL(part.url).searchParams.get('X-Amz-SignedHeaders')).toBe('content-length;host');
+    }
 
     const etags = [];
     for (const part of instructions.parts as Array<{ part_number: number; url: string }>) {
@@ -256,11 +276,17 @@ describe('abandoned uploads', () => {
     expect(multi.body.upload.method).toBe('multipart');
     expect(rowCount("status = 'pending'")).toBeGreaterThanOrEqual(2);
 
+    const kept = await directUpload(eve, 'kept.txt', 'text/plain', Buffer.from('kept'));
+    expect(kept.status).toBe(200);
+
     expect(await sweepExpiredUploads(new Date())).toBe(0); // nothing has expired yet
     const removed = await sweepExpiredUploads(new Date(Date.now() + 2 * 3600_000));
     expect(removed).toBeGreaterThanOrEqual(2);
     expect(rowCount("status = 'pending'")).toBe(0);
     expect(await objectKeys()).not.toContain(single.body.key);
     expect((await invoke(complete, completeEvent(eve, single.body.id))).status).toBe(404);
+    // A completed file is never the sweep's business.
+    expect((await invoke(getFile, fileEvent('GET', eve, kept.body.id))).status).toBe(200);
+    expect(await objectKeys()).toContain(kept.body.key);
   });
 });
