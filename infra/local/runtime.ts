@@ -1,19 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
 import { getConfig, resetConfig } from '../../lib/config';
 import { closeDb, getDb } from '../../lib/db/connection';
 import { sweepExpiredUploads } from '../../lib/direct-uploads';
 import { resetSigningKey } from '../../lib/auth/signing-key';
 import { getS3, resetS3 } from '../../lib/storage/s3';
+import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from './embedded-s3';
 import { startApiServer } from './server';
-
-/** s3rver's built-in account. */
-const EMBEDDED_S3_CREDENTIALS = { id: 'S3RVER', secret: 'S3RVER' };
 
 export interface LocalRuntime {
   readonly apiUrl: string;
@@ -49,23 +44,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     notes.push(`${created ? 'Generated' : 'Using'} a development JWT secret in ${path.join(dataDir, 'jwt-secret')} (set JWT_SECRET to use your own)`);
   }
 
-  let embedded: S3rver | undefined;
+  let embedded: EmbeddedS3 | undefined;
   if (!env.S3_ENDPOINT) {
     resetConfig();
     const config = getConfig(); // validates S3_PORT, S3_BUCKET, HOST before anything listens
-    embedded = new S3rver({
-      address: config.local.host,
+    embedded = await startEmbeddedS3({
+      host: config.local.host,
       port: config.local.s3Port,
-      silent: true,
       directory: path.join(dataDir, 's3'),
-      vhostBuckets: false,
-      configureBuckets: [{ name: config.s3.bucket, configs: [corsConfiguration(config.corsOrigins)] }],
+      bucket: config.s3.bucket,
+      corsOrigins: config.corsOrigins,
     });
-    const port = await listenEmbedded(embedded, config.local.host, config.local.s3Port);
     const host = ['0.0.0.0', '::'].includes(config.local.host) ? 'localhost' : config.local.host;
-    env.S3_ENDPOINT = `http://${host}:${port}`;
-    env.S3_ACCESS_KEY_ID ||= EMBEDDED_S3_CREDENTIALS.id;
-    env.S3_SECRET_ACCESS_KEY ||= EMBEDDED_S3_CREDENTIALS.secret;
+    env.S3_ENDPOINT = `http://${host}:${embedded.port}`;
+    env.S3_ACCESS_KEY_ID ||= EMBEDDED_S3_CREDENTIALS.accessKeyId;
+    env.S3_SECRET_ACCESS_KEY ||= EMBEDDED_S3_CREDENTIALS.secretAccessKey;
     notes.push(`Embedded S3 server (s3rver) keeps objects in ${path.join(dataDir, 's3')}`);
   }
 
@@ -91,42 +84,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       close: async () => {
         clearInterval(sweeper);
         await api.close();
-        await closeEmbedded(embedded);
+        await embedded?.close();
         closeDb();
         resetS3();
       },
     };
   } catch (error) {
-    await closeEmbedded(embedded);
+    await embedded?.close();
     closeDb();
     throw error;
   }
-}
-
-const embeddedServers = new WeakMap<S3rver, http.Server>();
-
-/**
- * Starts s3rver on our own HTTP server: its `run()` lets a busy port escape as an unhandled
- * 'error' event that kills the process instead of rejecting.
- */
-async function listenEmbedded(s3rver: S3rver, host: string, port: number): Promise<number> {
-  await s3rver.configureBuckets();
-  const server = http.createServer(s3rver.callback());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  embeddedServers.set(s3rver, server);
-  return (server.address() as AddressInfo).port;
-}
-
-async function closeEmbedded(s3rver: S3rver | undefined): Promise<void> {
-  const server = s3rver && embeddedServers.get(s3rver);
-  if (!server) return;
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }
 
 /** What the scheduled sweep does in AWS: expired direct-upload plans, every five minutes. */
@@ -138,13 +105,6 @@ function startSweeper(log: ((line: string) => void) | undefined): NodeJS.Timeout
     );
   void sweep();
   return setInterval(sweep, 5 * 60_000).unref();
-}
-
-/** Lets browsers PUT straight to the embedded server and read the ETag of each part. */
-function corsConfiguration(origins: readonly string[]): string {
-  const allowed = (origins.length ? origins : ['*']).map((origin) => `<AllowedOrigin>${origin}</AllowedOrigin>`).join('');
-  const methods = ['GET', 'HEAD', 'PUT', 'POST'].map((method) => `<AllowedMethod>${method}</AllowedMethod>`).join('');
-  return `<CORSConfiguration><CORSRule>${allowed}${methods}<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
 }
 
 /** The secret persisted in `DATA_DIR/jwt-secret` (mode 0600), created on first start. */

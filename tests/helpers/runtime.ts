@@ -1,9 +1,7 @@
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import S3rver from 's3rver';
+import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../../infra/local/embedded-s3';
 import { resetSigningKey } from '../../lib/auth/signing-key';
 import { resetConfig } from '../../lib/config';
 import { closeDb } from '../../lib/db/connection';
@@ -25,32 +23,20 @@ export interface TestStorage {
 }
 
 /**
- * A real S3-compatible server (s3rver: verifies SigV4 signatures and expiry) on a free port,
- * with a fresh bucket, and the environment pointed at it.
+ * A real S3-compatible server (the local runtime's embedded s3rver: checks expiry and keys,
+ * not SigV4 signatures) on a free port, with a fresh bucket, and the environment pointed at it.
  */
 export async function startTestStorage(bucket = 'uploads'): Promise<TestStorage> {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-s3-'));
-  const s3rver = new S3rver({ silent: true, directory, vhostBuckets: false, configureBuckets: [{ name: bucket, configs: [] }] });
-  await s3rver.configureBuckets();
-  const server = http.createServer(s3rver.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await startEmbeddedS3({ host: '127.0.0.1', port: 0, directory, bucket });
+  const endpoint = `http://127.0.0.1:${server.port}`;
   Object.assign(process.env, {
     S3_ENDPOINT: endpoint,
     S3_BUCKET: bucket,
-    S3_ACCESS_KEY_ID: 'S3RVER',
-    S3_SECRET_ACCESS_KEY: 'S3RVER',
+    S3_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
+    S3_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
   });
-  return {
-    endpoint,
-    bucket,
-    directory,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { endpoint, bucket, directory, close: () => server.close() };
 }
 
 /** A fresh SQLite file for this test file, set as DATABASE_URL. */

@@ -188,11 +188,26 @@ describe('multipart direct upload', () => {
       etags.push({ part_number: part.part_number, etag: response.headers.get('etag') ?? '' });
     }
     expect((await invoke(complete, completeEvent(alice, planned.body.id))).status).toBe(422); // parts are required
+    const wrongEtag = await invoke(complete, completeEvent(alice, planned.body.id, { parts: [etags[0], { part_number: 2, etag: '"0000"' }] }));
+    expect([wrongEtag.status, wrongEtag.body.detail]).toEqual([422, expect.stringContaining('parts do not match')]);
     const done = await invoke(complete, completeEvent(alice, planned.body.id, { parts: etags.reverse() }));
     expect(done.status).toBe(200);
     expect(done.body).toMatchObject({ size: 12 * MiB, content_type: 'application/pdf', status: 'uploaded' });
     const downloaded = Buffer.from(await (await fetch(done.body.url)).arrayBuffer());
     expect(downloaded.equals(bytes)).toBe(true);
+  });
+
+  it('answers 422 for a part that was never uploaded (and storage survives it)', async () => {
+    const planned = await invoke(plan, planEvent(alice, { filename: 'partial.bin', content_type: 'application/octet-stream', size: 20 * MiB }));
+    const first = planned.body.upload.parts[0] as { url: string };
+    const response = await fetch(first.url, { method: 'PUT', body: randomBytes(8 * MiB) });
+    const parts = [
+      { part_number: 1, etag: response.headers.get('etag') ?? '' },
+      { part_number: 2, etag: '"d41d8cd98f00b204e9800998ecf8427e"' },
+    ];
+    const result = await invoke(complete, completeEvent(alice, planned.body.id, { parts }));
+    expect(result.status).toBe(422);
+    expect((await fetch(`${storage.endpoint}/`)).status).toBeLessThan(500); // still serving
   });
 });
 
