@@ -225,10 +225,7 @@ export async function completeUpload(
  * is removed and the plan is gone (410).
  */
 async function settled(ownerId: string, id: string, key: string): Promise<CompletedUpload> {
-  const row = statement(
-    getDb(),
-    'SELECT id, key, filename, size, content_type, status, upload_id, expires_at FROM files WHERE id = ? AND owner_id = ?',
-  ).get(id, ownerId) as PendingRow | undefined;
+  const row = ownedUploadRow(ownerId, id);
   if (row?.status === 'stored') return completed(row);
   if (!row) await deleteObject(key);
   throw new HttpError(410, 'This upload plan has expired; plan a new upload');
@@ -265,11 +262,16 @@ export async function sweepExpiredUploads(now: Date = new Date(), batch = 500): 
   return removed;
 }
 
-function findOwnedUpload(ownerId: string, id: string): PendingRow {
-  const row = statement(
+function ownedUploadRow(ownerId: string, id: string): PendingRow | undefined {
+  return statement(
     getDb(),
     'SELECT id, key, filename, size, content_type, status, upload_id, expires_at FROM files WHERE id = ? AND owner_id = ?',
   ).get(id, ownerId) as PendingRow | undefined;
+}
+
+/** The caller's upload (pending or stored), or 404 whether it does not exist or is not theirs. */
+function findOwnedUpload(ownerId: string, id: string): PendingRow {
+  const row = ownedUploadRow(ownerId, id);
   if (!row) throw fileNotFound();
   return row;
 }
