@@ -19,11 +19,12 @@ import {
 } from '../lib/schemas';
 
 /**
- * S3 object actions a function may take (IAM action names, all on the bucket's objects).
- * Presigning counts: a presigned URL only works if the signer's role may do what it allows,
- * and multipart creation, part upload and completion are all `PutObject` in IAM.
+ * S3 actions a function may take (IAM action names; on the bucket's objects, except
+ * ListBucket, which is on the bucket). Presigning counts: a presigned URL only works if the
+ * signer's role may do what it allows, and multipart creation, part upload and completion are
+ * all `PutObject` in IAM. ListBucket lets S3 answer 404 rather than 403 for a missing key.
  */
-export type S3Action = 'GetObject' | 'PutObject' | 'DeleteObject' | 'AbortMultipartUpload';
+export type S3Action = 'GetObject' | 'PutObject' | 'DeleteObject' | 'AbortMultipartUpload' | 'ListBucket';
 
 /** What a function touches; infra turns it into least-privilege grants and mounts. */
 export interface RouteNeeds {
@@ -206,8 +207,9 @@ export const routes: readonly Route[] = [
     handler: 'uploads-complete',
     auth: true,
     // Put: completing a multipart upload; Get: size and type checks and the download URL;
-    // Delete: removing an upload that lied about its size or type.
-    needs: { db: 'write', s3: ['PutObject', 'GetObject', 'DeleteObject'], jwt: true },
+    // Delete: removing an upload that lied about its size or type; ListBucket: without it S3
+    // answers 403, not 404, for "nothing uploaded yet" (a 409 for the client).
+    needs: { db: 'write', s3: ['PutObject', 'GetObject', 'DeleteObject', 'ListBucket'], jwt: true },
     docs: {
       summary: 'Verify a direct upload (size, type) and store it; idempotent',
       tag: 'files',

@@ -30,6 +30,14 @@ export interface StackSettings {
   /** AZs that get a Secrets Manager interface endpoint (each costs ~$7.30/month). */
   readonly secretsEndpointAzs: 1 | 2;
   readonly driverBuild: DriverBuild;
+  /**
+   * The two AZs to use, by name; default: the region's first two. Needed where one of those
+   * does not host Lambda (use1-az3 in us-east-1, whose name differs per account).
+   */
+  readonly availabilityZones: readonly string[] | undefined;
+  /** Per-route limit for the bcrypt routes (login, register): each request costs ~0.6 GB-s. */
+  readonly authThrottleRate: number;
+  readonly authThrottleBurst: number;
 }
 
 /** Reads context the way `app.node.tryGetContext` hands it over: strings from `-c`, JSON values from cdk.json. */
@@ -75,6 +83,16 @@ function origins(read: ContextReader): string[] {
   return cleaned;
 }
 
+function availabilityZones(read: ContextReader): string[] | undefined {
+  const raw = text(read, 'availabilityZones');
+  if (raw === undefined) return undefined;
+  const zones = raw.split(',').map((zone) => zone.trim()).filter(Boolean);
+  if (zones.length !== 2 || zones.some((zone) => !/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/.test(zone))) {
+    throw new SettingsError(`context availabilityZones must be two AZ names like us-east-1a,us-east-1b, got ${raw}`);
+  }
+  return zones;
+}
+
 const RETENTIONS = Object.values(RetentionDays).filter((value): value is RetentionDays => typeof value === 'number');
 
 /** Validated settings with defaults; throws a one-line {@link SettingsError}. */
@@ -96,5 +114,8 @@ export function readSettings(read: ContextReader): StackSettings {
     dbReservedConcurrency: wholeNumber(read, 'dbReservedConcurrency', 1, 1_000),
     secretsEndpointAzs: endpointAzs === 2 ? 2 : 1,
     driverBuild: oneOf(read, 'driverBuild', ['auto', 'local', 'docker'] as const) ?? 'auto',
+    availabilityZones: availabilityZones(read),
+    authThrottleRate: wholeNumber(read, 'authThrottleRate', 1, 10_000) ?? 10,
+    authThrottleBurst: wholeNumber(read, 'authThrottleBurst', 1, 5_000) ?? 20,
   };
 }

@@ -2,7 +2,7 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { routes, sweepNeeds, type Route, type RouteNeeds } from '../functions/routes';
@@ -51,9 +51,20 @@ export class SecureUploadStack extends Stack {
     super(scope, id, props);
     const { settings } = props;
     const table = props.routes ?? routes;
-    const network = new Network(this, 'Network', { secretsEndpointAzs: settings.secretsEndpointAzs });
+    const network = new Network(this, 'Network', {
+      secretsEndpointAzs: settings.secretsEndpointAzs,
+      availabilityZones: settings.availabilityZones,
+    });
     const database = new Database(this, 'Database', { vpc: network.vpc, removalPolicy: settings.removalPolicy });
     const storage = new Storage(this, 'Storage', { removalPolicy: settings.removalPolicy, corsOrigins: settings.corsOrigins });
+    // The VPC's only way to S3 reaches the uploads bucket and nothing else.
+    network.s3Endpoint.addToPolicy(
+      new PolicyStatement({
+        principals: [new AnyPrincipal()],
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListBucket'],
+        resources: [storage.bucket.bucketArn, storage.bucket.arnForObjects('*')],
+      }),
+    );
     const driver = new DriverLayer(this, 'SqliteDriver', { architecture: FUNCTION_ARCHITECTURE, build: settings.driverBuild });
 
     // Generated inside Secrets Manager: the value never appears in the template, an
@@ -138,7 +149,13 @@ export class SecureUploadStack extends Stack {
 
     const api = new PublicApi(this, 'Http', {
       name: `secure-upload-api-${settings.stage}`,
-      routes: table.map((route) => ({ method: route.method, path: route.path, fn: this.requireFunction(route.handler) })),
+      routes: table.map((route) => ({
+        method: route.method,
+        path: route.path,
+        fn: this.requireFunction(route.handler),
+        // bcrypt routes are unauthenticated and cost ~0.6 GB-s each: cap what abuse can bill.
+        ...(route.needs.bcrypt ? { throttle: { rateLimit: settings.authThrottleRate, burstLimit: settings.authThrottleBurst } } : {}),
+      })),
       corsOrigins: settings.corsOrigins,
       throttleRate: settings.throttleRate,
       throttleBurst: settings.throttleBurst,

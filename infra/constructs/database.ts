@@ -50,6 +50,14 @@ export class Database extends Construct {
             actions: ['*'],
             conditions: { Bool: { 'aws:SecureTransport': 'false' } },
           }),
+          // Functions act as uid 1000 through the access point; nobody needs root. Without this,
+          // the statement CDK adds for denyAnonymousAccess would allow root through any mount.
+          new PolicyStatement({
+            sid: 'DenyRootAccess',
+            effect: Effect.DENY,
+            principals: [new AnyPrincipal()],
+            actions: ['elasticfilesystem:ClientRootAccess'],
+          }),
         ],
       }),
     });

@@ -1,6 +1,6 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnStage, CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -10,6 +10,8 @@ export interface HttpApiRoute {
   readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly path: string;
   readonly fn: IFunction;
+  /** A tighter limit than the stage's, for expensive unauthenticated routes (bcrypt). */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
 }
 
 export interface PublicApiProps {
@@ -91,6 +93,18 @@ export class PublicApi extends Construct {
       }
       this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
     }
+
+    // Route-level throttles live on the stage's CloudFormation resource (no L2 property). The
+    // property is an untyped JSON map, so it takes CloudFormation's own PascalCase names.
+    const routeSettings = Object.fromEntries(
+      props.routes
+        .filter((route) => route.throttle)
+        .map((route) => [
+          `${route.method} ${route.path}`,
+          { ThrottlingRateLimit: route.throttle?.rateLimit, ThrottlingBurstLimit: route.throttle?.burstLimit },
+        ]),
+    );
+    if (Object.keys(routeSettings).length) (this.stage.node.defaultChild as CfnStage).routeSettings = routeSettings;
   }
 
   /** The invoke URL of the `$default` stage, ending in `/`. */

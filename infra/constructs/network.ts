@@ -1,6 +1,7 @@
 import {
   GatewayVpcEndpointAwsService,
   InterfaceVpcEndpointAwsService,
+  type GatewayVpcEndpoint,
   Port,
   SecurityGroup,
   SubnetType,
@@ -14,6 +15,8 @@ import { Construct } from 'constructs';
 export interface NetworkProps {
   /** AZs that get a Secrets Manager endpoint ENI; 1 saves ~$7.30/month, 2 survives an AZ outage. */
   readonly secretsEndpointAzs: 1 | 2;
+  /** Explicit AZ names; default: the region's first two (see docs/deploy.md for us-east-1). */
+  readonly availabilityZones?: readonly string[];
 }
 
 /**
@@ -27,16 +30,18 @@ export class Network extends Construct {
   /** The security group of every function that mounts the database. */
   readonly functionSecurityGroup: ISecurityGroup;
   readonly secretsEndpoint: InterfaceVpcEndpoint;
+  /** Its policy is narrowed to the uploads bucket by the stack, once the bucket exists. */
+  readonly s3Endpoint: GatewayVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
     this.vpc = new Vpc(this, 'Vpc', {
-      maxAzs: 2,
+      ...(props.availabilityZones ? { availabilityZones: [...props.availabilityZones] } : { maxAzs: 2 }),
       natGateways: 0,
       subnetConfiguration: [{ name: 'app', subnetType: SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
       restrictDefaultSecurityGroup: false, // its custom resource would add a Lambda for nothing we use
     });
-    this.vpc.addGatewayEndpoint('S3', {
+    this.s3Endpoint = this.vpc.addGatewayEndpoint('S3', {
       service: GatewayVpcEndpointAwsService.S3,
       subnets: [{ subnetType: SubnetType.PRIVATE_ISOLATED }],
     });

@@ -54,12 +54,18 @@ export class Storage extends Construct {
   }
 
   /**
-   * Exactly the object actions a function's routes declare (see `S3Action` in the route
-   * table), on this bucket's objects only: never list, never bucket-level actions.
+   * Exactly the actions a function's routes declare (see `S3Action` in the route table): object
+   * actions on this bucket's objects, ListBucket on this bucket; nothing else.
    */
   grant(grantee: IGrantable, actions: readonly S3Action[]): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: actions.map((action) => `s3:${action}`), resources: [this.bucket.arnForObjects('*')] }),
-    );
+    const objectActions = actions.filter((action) => action !== 'ListBucket');
+    if (objectActions.length) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({ actions: objectActions.map((action) => `s3:${action}`), resources: [this.bucket.arnForObjects('*')] }),
+      );
+    }
+    if (actions.includes('ListBucket')) {
+      grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
+    }
   }
 }

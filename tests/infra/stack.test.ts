@@ -336,6 +336,38 @@ describe('HTTP API', () => {
   });
 });
 
+describe('abuse and blast radius', () => {
+  it('throttles the unauthenticated bcrypt routes below the stage limit', () => {
+    const stage = Object.values(resources('AWS::ApiGatewayV2::Stage'))[0] ?? {};
+    const settings = props(stage).RouteSettings as Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }>;
+    const bcryptRoutes = routes.filter((route) => route.needs.bcrypt).map((route) => `${route.method} ${route.path}`);
+    expect(Object.keys(settings).sort()).toEqual(bcryptRoutes.sort());
+    for (const key of bcryptRoutes) expect(settings[key]).toEqual({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+  });
+
+  it('lets the S3 endpoint reach the uploads bucket only', () => {
+    const endpoint = Object.values(resources('AWS::EC2::VPCEndpoint')).find((e) => JSON.stringify(props(e).ServiceName).includes('.s3'));
+    const document = props(endpoint ?? {}).PolicyDocument as { Statement: Json[] };
+    expect(document.Statement).toHaveLength(1);
+    expect(JSON.stringify(document.Statement[0]?.Resource)).toMatch(/StorageUploads/);
+  });
+
+  it('denies root access to the database file system', () => {
+    template.hasResourceProperties('AWS::EFS::FileSystem', {
+      FileSystemPolicy: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'elasticfilesystem:ClientRootAccess' })]),
+      },
+    });
+  });
+
+  it('lets completion tell "not uploaded yet" (404) from "forbidden" (403): ListBucket on the bucket only', () => {
+    const list = statementsOf('uploads-complete').filter((statement) => [statement.Action].flat().includes('s3:ListBucket'));
+    expect(list).toHaveLength(1);
+    expect(JSON.stringify(list[0]?.Resource)).not.toContain('/*');
+    expect(actionsOf('upload')).not.toContain('s3:ListBucket');
+  });
+});
+
 describe('settings from context', () => {
   it('retains data by default and destroys it only for dev (or when asked)', () => {
     const read = (values: Record<string, string>) => readSettings((key) => values[key]);
@@ -349,6 +381,16 @@ describe('settings from context', () => {
     expect(() => read({ logRetentionDays: '17' })).toThrow(SettingsError);
     expect(() => read({ driverBuild: 'magic' })).toThrow(SettingsError);
     expect(read({}).driverBuild).toBe('auto');
+  });
+
+  it('takes explicit availability zones, for regions where the first two may not host Lambda', () => {
+    const read = (values: Record<string, string>) => readSettings((key) => values[key]);
+    expect(read({}).availabilityZones).toBeUndefined();
+    expect(() => read({ availabilityZones: 'us-east-1a' })).toThrow(SettingsError);
+    expect(() => read({ availabilityZones: 'a,b' })).toThrow(SettingsError);
+    const pinned = synth({ availabilityZones: 'us-east-1b,us-east-1c' });
+    const zones = Object.values(pinned.findResources('AWS::EC2::Subnet')).map((subnet) => (subnet as Json).Properties as Json);
+    expect(zones.map((subnet) => subnet.AvailabilityZone).sort()).toEqual(['us-east-1b', 'us-east-1c']);
   });
 
   it('lets a dev stage be torn down completely', () => {
