@@ -197,7 +197,7 @@ const directVersusApiUpload: Comparison = {
       subject: { label: 'direct: plan + PUT + complete', n: samples.direct.length, stat: stat(samples.direct) },
       baseline: { label: 'POST /upload, same bytes', n: samples.api.length, stat: stat(samples.api) },
       verdict: ratioOnly(median(samples.direct), median(samples.api)),
-      note: `the presigned PUT alone: median ${ms(median(puts.slice(-UPLOAD_ITERATIONS)), 1)} ms. No budget, information only; in AWS only the direct path scales past ~4.7 MB.`,
+      note: `the presigned PUT alone: median ${ms(median(puts.slice(-UPLOAD_ITERATIONS)), 1)} ms; complete verifies the bytes and copies them server-side from the staging key. No budget, information only; in AWS only the direct path scales past ~4.7 MB.`,
     };
   },
 };
