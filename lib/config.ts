@@ -52,11 +52,14 @@ export interface Config {
 
 export type JournalMode = 'WAL' | 'DELETE' | 'TRUNCATE' | 'PERSIST';
 
+/** Lambda's synchronous invocation payload limit, measured on the serialized event/result. */
+export const LAMBDA_MAX_PAYLOAD_BYTES = 6_291_456;
+
 /**
- * Lambda's synchronous payload limit is 6,291,456 bytes of event JSON; a file travels base64
- * encoded inside it (4/3 growth), so no file above this can ever reach a handler.
+ * A file travels base64 encoded inside the event (4/3 growth), so no file above this can ever
+ * reach a handler.
  */
-export const LAMBDA_FILE_CEILING_BYTES = Math.floor((6_291_456 * 3) / 4);
+export const LAMBDA_FILE_CEILING_BYTES = Math.floor((LAMBDA_MAX_PAYLOAD_BYTES * 3) / 4);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

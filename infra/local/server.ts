@@ -3,13 +3,12 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { routes as defaultRoutes, type Route } from '../../functions/routes';
+import { LAMBDA_MAX_PAYLOAD_BYTES } from '../../lib/config';
 import { lambdaContext, toApiGatewayEvent } from './event';
 import { Router } from './routing';
 
 /** API Gateway HTTP API's request payload limit. */
 export const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
-/** Lambda's synchronous invocation payload limit, measured on the serialized event/result. */
-export const LAMBDA_MAX_PAYLOAD_BYTES = 6_291_456;
 
 type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 
