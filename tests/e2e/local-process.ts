@@ -4,22 +4,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { isProductVariable } from '../helpers/product-env';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 
 /**
- * Variables jest's setup file (tests/helpers/setup-env.ts) or the caller's shell may hold that
- * would change what the runtime decides; a user starting it fresh has none of them.
+ * `process.env` without any product setting (jest's setup file or the caller's shell may hold
+ * some; a user starting fresh has none), plus exactly `overrides`.
  */
-const PRODUCT_VARIABLES =
-  /^(S3_|JWT_|DATABASE_URL$|SQLITE_|BCRYPT_|ACCESS_TOKEN|REFRESH_TOKEN|PRESIGNED|MAX_UPLOAD|CORS_|USER_QUOTA|AWS_LAMBDA|NODE_ENV$|HOST$|PORT$|DATA_DIR$|POWERTOOLS_)/;
-
-/** `process.env` without any product setting, plus exactly `overrides`. */
 export function cleanEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !PRODUCT_VARIABLES.test(name)) env[name] = value;
+    if (value !== undefined && !isProductVariable(name)) env[name] = value;
   }
   return { ...env, ...overrides };
 }

@@ -5,11 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { isProductVariable } from './product-env';
 
 for (const name of Object.keys(process.env)) {
-  if (/^(S3_|JWT_|DATABASE_URL|SQLITE_|BCRYPT_|ACCESS_TOKEN|REFRESH_TOKEN|PRESIGNED|MAX_UPLOAD|CORS_|USER_QUOTA|AWS_LAMBDA)/.test(name)) {
-    delete process.env[name];
-  }
+  if (isProductVariable(name)) delete process.env[name];
 }
 process.env.NODE_ENV = 'test';
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
