@@ -69,13 +69,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   try {
     if (!embedded) await ensureBucket(config.s3.bucket);
     getDb(); // open and migrate now: a broken database fails the start, not the first request
-    const sweeper = startSweeper(options.log);
     const api = await startApiServer({
       host: config.local.host,
       port: config.local.port,
       corsOrigins: config.corsOrigins,
       log: options.log,
     });
+    const sweeper = startSweeper(options.log);
     return {
       apiUrl: api.url,
       docsUrl: `${api.url}/docs`,

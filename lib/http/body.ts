@@ -24,18 +24,16 @@ function validate(schema: z.ZodType, value: unknown, prefix = ''): unknown {
  * JSON body: Middy's parser, then the route's schema. With `optional`, a request without a
  * body is validated as `{}`.
  */
-export function jsonBody(schema: z.ZodType, optional = false): Middleware[] {
+export function jsonBody(schema: z.ZodType, optional = false): Middleware {
   const parser = httpJsonBodyParser() as Middleware;
-  return [
-    {
-      before: async (request) => {
-        const { event } = request;
-        if (optional && !event.body) (event as { body: unknown }).body = {};
-        else await parser.before?.(request);
-        (event as { body: unknown }).body = validate(schema, event.body);
-      },
+  return {
+    before: async (request) => {
+      const { event } = request;
+      if (optional && !event.body) (event as { body: unknown }).body = {};
+      else await parser.before?.(request);
+      (event as { body: unknown }).body = validate(schema, event.body);
     },
-  ];
+  };
 }
 
 /** Query string parameters, validated; the result is handed to the handler as `query`. */
@@ -53,21 +51,19 @@ export function validQuery(schema: z.ZodType): Middleware {
  * `MAX_UPLOAD_BYTES`: the parser stops keeping bytes there and marks the file truncated, which
  * {@link requireFile} turns into a 413 instead of storing a cut file.
  */
-export function multipartBody(): Middleware[] {
-  return [
-    {
-      before: async (request) => {
-        const { event } = request;
-        const raw = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
-        const form = await parseMultipart(raw, event.headers?.['content-type'], {
-          fileSize: getConfig().maxUploadBytes,
-          files: 1,
-          fields: 20,
-        });
-        (event as { body: unknown }).body = form;
-      },
+export function multipartBody(): Middleware {
+  return {
+    before: async (request) => {
+      const { event } = request;
+      const raw = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+      const form = await parseMultipart(raw, event.headers?.['content-type'], {
+        fileSize: getConfig().maxUploadBytes,
+        files: 1,
+        fields: 20,
+      });
+      (event as { body: unknown }).body = form;
     },
-  ];
+  };
 }
 
 /** The single file a form carries in `field`; 422 if absent, 413 if over the limit. */
