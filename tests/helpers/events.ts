@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { lambdaContext as localLambdaContext } from '../../infra/local/event';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 
 export interface EventOptions {
@@ -91,22 +92,8 @@ export function multipartBody(
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
-export function lambdaContext(functionName = 'test-function'): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'test',
-    getRemainingTimeInMillis: () => 29_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
+/** The Lambda context the local runtime gives each invocation. */
+export const lambdaContext = (functionName = 'test-function'): Context => localLambdaContext(functionName);
 
 export interface InvokeResult {
   readonly status: number;

@@ -3,7 +3,7 @@ import { handler as docs } from '../../functions/docs';
 import { handler as health } from '../../functions/health';
 import { handler as openapi } from '../../functions/openapi';
 import { routes } from '../../functions/routes';
-import { createTestEventV2, invoke } from '../helpers/events';
+import { createTestEventV2, invoke, lambdaContext } from '../helpers/events';
 
 describe('GET /health', () => {
   it('answers 200 without auth', async () => {
@@ -52,7 +52,7 @@ describe('GET /docs', () => {
       pathParameters: { proxy: 'swagger-ui-bundle.js' },
       headers: { 'accept-encoding': 'gzip, br' },
     });
-    const raw = await docs(event, (await import('../helpers/events')).lambdaContext());
+    const raw = await docs(event, lambdaContext());
     expect(raw.statusCode).toBe(200);
     expect(raw.isBase64Encoded).toBe(true);
     expect(raw.headers?.['Content-Encoding']).toBe('gzip');
