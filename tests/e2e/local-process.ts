@@ -3,6 +3,7 @@
  * does, and watches what it prints.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isProductVariable } from '../helpers/product-env';
 
@@ -33,8 +34,44 @@ export interface LocalProcess {
   interrupt(): void;
   /** Last resort cleanup: SIGKILL to the process group, if it is still running. */
   kill(): void;
-  /** Whether any process of the group (tsx, or the node process it started) is still running. */
-  groupAlive(): boolean;
+  /**
+   * Resolves with the processes of the group (tsx, the node process it started, esbuild's
+   * service) still running after `timeoutMs`: empty once they have all gone. They exit one
+   * after another (esbuild's service only notices its parent's exit when its stdin closes), so
+   * one look right after tsx exits can still see them; zombies waiting for a reaper (in a
+   * container whose PID 1 reaps nothing) have exited and do not count.
+   */
+  groupRemains(timeoutMs: number): Promise<string[]>;
+}
+
+/** Running (not zombie) processes whose process group is `pgid`, as `pid command` strings. */
+function runningInGroup(pgid: number): string[] {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    // No /proc (macOS): a signal 0 to the group says whether any member, zombie or not, exists.
+    try {
+      process.kill(-pgid, 0);
+      return [`group ${pgid}`];
+    } catch {
+      return [];
+    }
+  }
+  const running: string[] = [];
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ')'.
+    const close = stat.lastIndexOf(')');
+    const [state, , pgrp] = stat.slice(close + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z') running.push(`${pid} ${stat.slice(stat.indexOf('(') + 1, close)}`);
+  }
+  return running;
 }
 
 export function startLocalProcess(env: NodeJS.ProcessEnv): LocalProcess {
@@ -96,13 +133,13 @@ export function startLocalProcess(env: NodeJS.ProcessEnv): LocalProcess {
       }),
     interrupt: () => signalGroup('SIGINT'),
     kill: () => signalGroup('SIGKILL'),
-    groupAlive: () => {
-      if (child.pid === undefined) return false;
-      try {
-        process.kill(-child.pid, 0);
-        return true;
-      } catch {
-        return false;
+    groupRemains: async (timeoutMs) => {
+      if (child.pid === undefined) return [];
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const running = runningInGroup(child.pid);
+        if (running.length === 0 || Date.now() >= deadline) return running;
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
   };
