@@ -1,9 +1,11 @@
 import { revokeRefreshToken } from '../lib/auth/refresh-tokens';
-import { httpHandler, noContent } from '../lib/http';
+import { jsonBody } from '../lib/http/body';
+import { httpHandler } from '../lib/http/handler';
+import { noContent } from '../lib/http/response';
 import { LogoutBody } from '../lib/schemas';
 
 /** POST /auth/logout: 204 for any token string, so the answer reveals nothing about it. */
-export const handler = httpHandler({ body: LogoutBody }, ({ body }) => {
+export const handler = httpHandler({ body: jsonBody(LogoutBody) }, ({ body }) => {
   revokeRefreshToken(body.refresh_token);
   return noContent();
 });

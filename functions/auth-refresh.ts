@@ -1,8 +1,10 @@
 import { rotateRefreshToken } from '../lib/auth/refresh-tokens';
-import { httpHandler, ok } from '../lib/http';
+import { jsonBody } from '../lib/http/body';
+import { httpHandler } from '../lib/http/handler';
+import { ok } from '../lib/http/response';
 import { RefreshTokenBody } from '../lib/schemas';
 
 /** POST /auth/refresh: one-time exchange of a refresh token for a new pair. */
-export const handler = httpHandler({ body: RefreshTokenBody }, async ({ body }) =>
+export const handler = httpHandler({ body: jsonBody(RefreshTokenBody) }, async ({ body }) =>
   ok(await rotateRefreshToken(body.refresh_token), { 'Cache-Control': 'no-store', Pragma: 'no-cache' }),
 );

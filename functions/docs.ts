@@ -1,5 +1,5 @@
 import { docsAsset } from '../lib/docs';
-import { httpHandler } from '../lib/http';
+import { httpHandler } from '../lib/http/handler';
 
 /** GET /docs and /docs/*: Swagger UI from the swagger-ui-dist package, no CDN, works offline. */
 export const handler = httpHandler({}, ({ event }) =>

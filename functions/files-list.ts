@@ -1,8 +1,11 @@
 import { listFiles } from '../lib/files';
-import { httpHandler, ok } from '../lib/http';
+import { bearerAuth } from '../lib/http/auth';
+import { validQuery } from '../lib/http/body';
+import { httpHandler } from '../lib/http/handler';
+import { ok } from '../lib/http/response';
 import { ListFilesQuery } from '../lib/schemas';
 
 /** GET /files?limit=&cursor=: the caller's stored files, newest first. */
-export const handler = httpHandler({ auth: true, query: ListFilesQuery }, ({ user, query }) =>
+export const handler = httpHandler({ auth: bearerAuth, query: validQuery(ListFilesQuery) }, ({ user, query }) =>
   ok(listFiles(user.id, query.limit, query.cursor)),
 );

@@ -1,4 +1,5 @@
-import { httpHandler, ok } from '../lib/http';
+import { httpHandler } from '../lib/http/handler';
+import { ok } from '../lib/http/response';
 import { buildOpenApiDocument } from '../lib/openapi';
 import { routes } from './routes';
 

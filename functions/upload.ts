@@ -1,8 +1,11 @@
 import { storeUpload } from '../lib/files';
-import { httpHandler, ok, requireFile } from '../lib/http';
+import { bearerAuth } from '../lib/http/auth';
+import { httpHandler } from '../lib/http/handler';
+import { multipartForm, requireFile } from '../lib/http/multipart-form';
+import { ok } from '../lib/http/response';
 
 /** POST /upload: multipart field `file`, stored under the caller's id; 200 as the seed answers. */
-export const handler = httpHandler({ auth: true, multipart: true }, async ({ user, form }) => {
+export const handler = httpHandler({ auth: bearerAuth, form: multipartForm }, async ({ user, form }) => {
   const file = requireFile(form, 'file');
   const stored = await storeUpload(user.id, {
     filename: file.filename,

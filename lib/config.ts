@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The whole runtime configuration, read once from the environment and frozen.
@@ -240,3 +240,8 @@ export function getConfig(): Config {
 export function resetConfig(): void {
   current = undefined;
 }
+
+// In Lambda, validate during the cold start of every function that reads configuration: a bad
+// variable fails the init with one line naming it, instead of surfacing as a 500 on the first
+// request. Functions that never read it (health, docs) do not bundle this module at all.
+if (process.env.AWS_LAMBDA_FUNCTION_NAME) getConfig();

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Route } from '../functions/routes';
 import { titleFor } from './http/errors';
 import { Problem } from './schemas';

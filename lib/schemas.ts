@@ -1,6 +1,9 @@
-import { z } from 'zod';
-import { PASSWORD_MAX_BYTES, PASSWORD_MIN_LENGTH } from './auth/passwords';
+import * as z from 'zod';
 import { MAX_DIRECT_UPLOAD_BYTES } from './storage/limits';
+
+/** bcrypt reads at most 72 bytes of a password and silently ignores the rest. */
+export const PASSWORD_MAX_BYTES = 72;
+export const PASSWORD_MIN_LENGTH = 8;
 
 /**
  * One schema per body: the TypeScript type, the runtime validation (422 with JSON pointers)

@@ -2,10 +2,6 @@ import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { getConfig } from '../config';
 
-/** bcrypt reads at most 72 bytes of a password and silently ignores the rest. */
-export const PASSWORD_MAX_BYTES = 72;
-export const PASSWORD_MIN_LENGTH = 8;
-
 export function hashPassword(password: string, rounds = getConfig().bcryptRounds): Promise<string> {
   return bcrypt.hash(password, rounds);
 }

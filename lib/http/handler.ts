@@ -1,40 +1,43 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy, { type MiddyfiedHandler } from '@middy/core';
+import middy, { type MiddlewareObj, type MiddyfiedHandler, type Request } from '@middy/core';
 import httpSecurityHeaders from '@middy/http-security-headers';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { z } from 'zod';
-import { getConfig } from '../config';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { logger } from '../logger';
-import type { User } from '../users';
-import { bearerAuth, type AuthContext } from './auth';
-import { jsonBody, multipartBody, validQuery } from './body';
-import type { MultipartForm } from './multipart';
 import { problemDetails } from './problem';
 import { toApiGatewayResult, type HttpResponse } from './response';
 
-export interface HandlerOptions {
-  /** Require a valid access token; the handler gets `user`. */
-  readonly auth?: boolean;
-  /** Parse a JSON body and validate it; the handler gets the typed `body`. */
-  readonly body?: z.ZodType;
-  /** With `body`: a request without a body counts as `{}` (for bodies whose fields are all optional). */
-  readonly bodyOptional?: boolean;
-  /** Validate the query string; the handler gets the typed `query`. */
-  readonly query?: z.ZodType;
-  /** Parse a multipart/form-data body; the handler gets `form`. */
-  readonly multipart?: boolean;
+export type ApiRequest = Request<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>;
+
+/**
+ * One step of the chain that proves something about the request (a user, a valid body) and
+ * hands it to the handler. Steps are plain objects the handler file imports itself, so a
+ * function's bundle holds exactly the steps its route uses.
+ */
+export interface InputStep<T> {
+  readonly read: (request: ApiRequest) => Promise<T> | T;
 }
+
+/** What a route's chain establishes, by the name the handler reads it under. */
+export interface HandlerOptions {
+  /** Authentication (`bearerAuth`): the handler gets `user`. */
+  readonly auth?: InputStep<unknown>;
+  /** Query string validation (`validQuery(schema)`): the handler gets the typed `query`. */
+  readonly query?: InputStep<unknown>;
+  /** Body parsing and validation (`jsonBody(schema)`): the handler gets the typed `body`. */
+  readonly body?: InputStep<unknown>;
+  /** multipart/form-data (`multipartForm`): the handler gets `form`. */
+  readonly form?: InputStep<unknown>;
+}
+
+type StepValue<S> = S extends InputStep<infer T> ? T : never;
 
 /** What a handler receives, typed by its options: only what its chain has proven. */
 export type HandlerInput<O extends HandlerOptions> = {
   readonly event: APIGatewayProxyEventV2;
   readonly requestId: string;
-} & (O extends { auth: true } ? { readonly user: User } : unknown) &
-  (O extends { body: infer S extends z.ZodType } ? { readonly body: z.output<S> } : unknown) &
-  (O extends { query: infer Q extends z.ZodType } ? { readonly query: z.output<Q> } : unknown) &
-  (O extends { multipart: true } ? { readonly form: MultipartForm } : unknown);
+} & { readonly [K in keyof O as K extends 'auth' ? 'user' : K]: StepValue<O[K]> };
 
-export type ApiHandler = MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, AuthContext>;
+export type ApiHandler = MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>;
 
 /**
  * Middy's helmet-style defaults, less: its HTML CSP (which would break Swagger UI; every
@@ -43,38 +46,45 @@ export type ApiHandler = MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProx
  */
 const SECURITY_HEADERS = { poweredBy: false, contentSecurityPolicy: false, reportingEndpoints: false, reportTo: false };
 
+/** Authentication before parsing, so anonymous callers never make us parse a body. */
+const STEP_ORDER = ['auth', 'query', 'body', 'form'] as const;
+
+/** Values the steps proved, per invocation (events are never reused across invocations). */
+const proven = new WeakMap<object, Record<string, unknown>>();
+
 /**
  * The one Middy chain every endpoint shares. Order matters:
- * logger context -> security headers (after/onError) -> problem+json (onError, so it sees
- * every failure below it) -> authentication (before parsing, so anonymous callers never make
- * us parse a body) -> body parsing and validation -> the handler.
+ * (tracing) -> logger context -> security headers (after/onError) -> problem+json (onError,
+ * so it sees every failure below it) -> the route's steps in {@link STEP_ORDER} -> the handler.
  */
 export function httpHandler<const O extends HandlerOptions>(
   options: O,
   fn: (input: HandlerInput<O>) => Promise<HttpResponse> | HttpResponse,
 ): ApiHandler {
-  // In Lambda, validate the configuration during the cold start: a bad variable fails the
-  // init with one line naming it, instead of surfacing as a 500 on the first request.
-  if (process.env.AWS_LAMBDA_FUNCTION_NAME) getConfig();
-  const chain = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, AuthContext>()
-    // logEvent pinned off: an env switch must never put passwords or tokens into the logs.
-    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
-    .use(httpSecurityHeaders(SECURITY_HEADERS))
-    .use(problemDetails());
-  if (options.auth) chain.use(bearerAuth());
-  if (options.query) chain.use(validQuery(options.query));
-  if (options.body) chain.use(jsonBody(options.body, options.bodyOptional));
-  if (options.multipart) chain.use(multipartBody());
+  const chain = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>();
+  // A build-time constant in Lambda bundles (infra: -c tracing=true): when off, esbuild drops
+  // this branch and its require, so no tracer code ships at all.
+  if (process.env.TRACING_ENABLED === 'true') chain.use((require('../tracing') as typeof import('../tracing')).tracingMiddleware());
+  // logEvent pinned off: an env switch must never put passwords or tokens into the logs.
+  chain.use(injectLambdaContext(logger, { resetKeys: true, logEvent: false })).use(httpSecurityHeaders(SECURITY_HEADERS)).use(problemDetails());
+  for (const name of STEP_ORDER) {
+    const step = options[name];
+    if (step) chain.use(storeStep(name === 'auth' ? 'user' : name, step));
+  }
 
   return chain.handler(async (event, context) => {
-    const input = {
-      event,
-      requestId: context.awsRequestId,
-      user: context.user,
-      body: event.body,
-      form: event.body,
-      query: (event as { validQuery?: unknown }).validQuery,
-    } as unknown as HandlerInput<O>;
+    const input = { ...proven.get(event), event, requestId: context.awsRequestId } as HandlerInput<O>;
     return toApiGatewayResult(await fn(input));
   });
+}
+
+function storeStep(name: string, step: InputStep<unknown>): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context> {
+  return {
+    before: async (request) => {
+      const value = await step.read(request);
+      const values = proven.get(request.event) ?? {};
+      values[name] = value;
+      proven.set(request.event, values);
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { ApiHandler } from '../../lib/http';
+import type { ApiHandler } from '../../lib/http/handler';
 import { createTestEventV2, invoke } from '../helpers/events';
 import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
 
