@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { startBenchRuntime } from './bench-runtime';
+import { measureBundles } from './bundles';
 import { comparisons, type ComparisonResult } from './comparisons';
 import { renderTable, type Column } from './table';
 
@@ -57,6 +58,11 @@ async function main(): Promise<void> {
   } finally {
     await runtime.close();
   }
+  // The deployable bundles, measured after the runtime is gone so nothing competes for the CPU.
+  const began = Date.now();
+  console.log('measuring function bundles against SDK-only stubs...');
+  results.push(...measureBundles((line) => console.log(`  ${line}`)));
+  console.log(`  ${((Date.now() - began) / 1000).toFixed(1)} s`);
 
   console.log(`\n${renderTable(COLUMNS, tableRows(results))}\n`);
   for (const [index, result] of results.entries()) {

@@ -38,6 +38,8 @@ export interface StackSettings {
   /** Per-route limit for the bcrypt routes (login, register): each request costs ~0.6 GB-s. */
   readonly authThrottleRate: number;
   readonly authThrottleBurst: number;
+  /** X-Ray tracing through Powertools Tracer (`-c tracing=true`); off: no tracer code is bundled. */
+  readonly tracing: boolean;
 }
 
 /** Reads context the way `app.node.tryGetContext` hands it over: strings from `-c`, JSON values from cdk.json. */
@@ -117,5 +119,6 @@ export function readSettings(read: ContextReader): StackSettings {
     availabilityZones: availabilityZones(read),
     authThrottleRate: wholeNumber(read, 'authThrottleRate', 1, 10_000) ?? 10,
     authThrottleBurst: wholeNumber(read, 'authThrottleBurst', 1, 5_000) ?? 20,
+    tracing: oneOf(read, 'tracing', ['true', 'false'] as const) === 'true',
   };
 }

@@ -81,7 +81,9 @@ export class SecureUploadStack extends Stack {
       const fn = new ApiFunction(this, functionId(handler), {
         handlerName: handler,
         description: `${table.filter((route) => route.handler === handler).map((route) => `${route.method} ${route.path}`).join(', ')}`,
-        driverLayer: driver.layer,
+        // Only database functions get (and load) the native driver.
+        ...(needs.db ? { driverLayer: driver.layer } : {}),
+        tracing: settings.tracing,
         logRetention: settings.logRetention,
         logRemovalPolicy: settings.removalPolicy,
         withSwaggerUi: handler === 'docs',
@@ -124,6 +126,7 @@ export class SecureUploadStack extends Stack {
       handlerName: 'sweep-uploads',
       description: 'Scheduled: remove expired direct-upload plans and their objects',
       driverLayer: driver.layer,
+      tracing: settings.tracing,
       logRetention: settings.logRetention,
       logRemovalPolicy: settings.removalPolicy,
       memorySize: 512,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
-import { Architecture, Runtime, type FunctionProps, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime, Tracing, type FunctionProps, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -21,16 +21,27 @@ export const FUNCTION_RUNTIME = Runtime.NODEJS_22_X;
 /** Swagger UI files lib/docs.ts serves from `swagger-ui/` beside the bundled handler. */
 export const SWAGGER_UI_FILES = ['swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png', 'favicon-16x16.png'] as const;
 
-export interface ApiFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'architecture' | 'logGroup'> {
+export interface ApiFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'architecture' | 'logGroup' | 'tracing'> {
   /** Handler file name in `functions/` (the route table's `handler`). */
   readonly handlerName: string;
-  /** better-sqlite3 for Node 22; every bundle keeps `require('better-sqlite3')` external. */
-  readonly driverLayer: ILayerVersion;
+  /**
+   * better-sqlite3 for Node 22, for functions that use the database; bundles keep
+   * `require('better-sqlite3')` external. Functions without it neither get nor need the layer.
+   */
+  readonly driverLayer?: ILayerVersion;
+  /** X-Ray active tracing with Powertools Tracer compiled in; off: no tracer code in the bundle. */
+  readonly tracing?: boolean;
   readonly logRetention: RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
   /** Bundle Swagger UI's files beside the handler (the docs function). */
   readonly withSwaggerUi?: boolean;
 }
+
+/**
+ * How every function is bundled (the benchmark builds its SDK-only stubs with the same):
+ * one minified CommonJS file for Node 22.
+ */
+export const BUNDLE_OPTIONS = { format: OutputFormat.CJS, target: 'node22', minify: true } as const;
 
 /**
  * One API handler as a Lambda function with this project's defaults baked in: Node 22 on
@@ -41,7 +52,7 @@ export interface ApiFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'r
  */
 export class ApiFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ApiFunctionProps) {
-    const { handlerName, driverLayer, logRetention, logRemovalPolicy, withSwaggerUi, bundling, environment, layers, ...rest } = props;
+    const { handlerName, driverLayer, tracing = false, logRetention, logRemovalPolicy, withSwaggerUi, bundling, environment, layers, ...rest } = props;
     const logGroup = new LogGroup(scope, `${id}Logs`, { retention: logRetention, removalPolicy: logRemovalPolicy });
     super(scope, id, {
       memorySize: 512,
@@ -54,20 +65,21 @@ export class ApiFunction extends NodejsFunction {
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       logGroup,
-      layers: [driverLayer, ...(layers ?? [])],
+      layers: [...(driverLayer ? [driverLayer] : []), ...(layers ?? [])],
+      ...(tracing ? { tracing: Tracing.ACTIVE } : {}),
       environment: {
         NODE_ENV: 'production',
-        NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'secure-upload-api',
         ...environment,
       } satisfies FunctionProps['environment'],
       bundling: {
-        format: OutputFormat.CJS,
-        target: 'node22',
-        minify: true,
+        ...BUNDLE_OPTIONS,
         sourceMap: true,
         sourceMapMode: SourceMapMode.DEFAULT,
         sourcesContent: false,
+        // The code reads this as a build-time constant: with tracing off, esbuild removes the
+        // tracer branches and their require, so the bundle carries no tracer code at all.
+        define: { 'process.env.TRACING_ENABLED': JSON.stringify(String(tracing)) },
         // From the layer: a native module cannot be bundled, and must match Node 22 + x86_64.
         // swagger-ui-dist is only lib/docs.ts's fallback `require.resolve`; the docs function
         // gets the files it serves copied beside the handler instead (afterBundling below).

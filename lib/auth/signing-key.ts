@@ -25,11 +25,18 @@ async function loadSecret(): Promise<string> {
   const { secret, secretArn } = getConfig().jwt;
   if (secret) return secret;
   if (!secretArn) throw new Error('No JWT secret configured');
-  secretsClient ??= new SecretsManagerClient({});
+  secretsClient ??= newSecretsClient();
   const result = await secretsClient.send(new GetSecretValueCommand({ SecretId: secretArn }));
   const value = result.SecretString;
   if (!value || Buffer.byteLength(value) < 32) throw new Error('JWT secret from Secrets Manager is missing or shorter than 32 bytes');
   return value;
+}
+
+function newSecretsClient(): SecretsManagerClient {
+  const client = new SecretsManagerClient({});
+  // Build-time constant (infra: -c tracing=true); when off the bundler drops the tracer.
+  if (process.env.TRACING_ENABLED === 'true') return (require('../tracing') as typeof import('../tracing')).captureClient(client);
+  return client;
 }
 
 /** Forgets the key (tests; key rotation later). */

@@ -20,7 +20,10 @@ function createClient(endpoint: string | undefined): S3Client {
   if (s3.accessKeyId && s3.secretAccessKey) {
     options.credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
   }
-  return new S3Client(options);
+  const client = new S3Client(options);
+  // Build-time constant (infra: -c tracing=true); when off the bundler drops the tracer.
+  if (process.env.TRACING_ENABLED === 'true') return (require('../tracing') as typeof import('../tracing')).captureClient(client);
+  return client;
 }
 
 /** The client that talks to storage from inside (reads, writes, deletes). */

@@ -10,11 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { App } from 'aws-cdk-lib';
-import { handlerNames } from '../../functions/routes';
+import { handlerNames, routes } from '../../functions/routes';
 import { SWAGGER_UI_FILES } from '../../infra/constructs/api-function';
 import { compareVersions, ensureDriverLayer, ensureNode22, MAX_GLIBC, MAX_GLIBCXX, NODE22_VERSION, type DriverLayer } from '../../infra/native/driver';
 import { readSettings } from '../../infra/settings';
-import { functionId, SecureUploadStack } from '../../infra/stack';
+import { functionId, functionNeeds, SecureUploadStack } from '../../infra/stack';
 
 const BUILD_TIMEOUT = 10 * 60_000;
 let layer: DriverLayer;
@@ -126,14 +126,24 @@ describe('the synthesized assets (bundling on)', () => {
     expect(fs.readFileSync(shipped).equals(fs.readFileSync(layer.binary))).toBe(true);
   });
 
-  it('bundles each handler minified with a source map, keeping the native driver external', () => {
+  it('bundles each handler minified with a source map; only database functions require the external driver', () => {
     for (const handler of handlerNames()) {
       const asset = assetOf(functionId(handler), 'AWS::Lambda::Function');
       const code = fs.readFileSync(path.join(asset, 'index.js'), 'utf8');
       expect(fs.existsSync(path.join(asset, 'index.js.map'))).toBe(true);
-      expect(code).toMatch(/require\("better-sqlite3"\)/);
+      const requiresDriver = /require\("better-sqlite3"\)/.test(code);
+      expect({ handler, requiresDriver }).toEqual({ handler, requiresDriver: functionNeeds(routes, handler).db !== undefined });
       expect(code).not.toContain('node_modules/better-sqlite3/lib');
       expect(code.length / code.split('\n').length).toBeGreaterThan(1000); // minified: long lines
+    }
+  });
+
+  it('carries no tracer code with tracing off (the default)', () => {
+    for (const handler of [...handlerNames(), 'sweep-uploads']) {
+      const asset = assetOf(functionId(handler), 'AWS::Lambda::Function');
+      const sources = (JSON.parse(fs.readFileSync(path.join(asset, 'index.js.map'), 'utf8')) as { sources: string[] }).sources;
+      expect({ handler, tracer: sources.filter((source) => /aws-xray-sdk|powertools\/tracer|lib\/tracing/.test(source)) }).toEqual({ handler, tracer: [] });
+      expect(fs.readFileSync(path.join(asset, 'index.js'), 'utf8')).not.toMatch(/captureAWSv3Client|aws-xray-sdk/);
     }
   });
 

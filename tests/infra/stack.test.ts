@@ -64,13 +64,16 @@ describe('routes and functions', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
   });
 
-  it('runs every function on nodejs22.x, x86_64, with source maps, bundled code and the driver layer', () => {
+  it('runs every function on nodejs22.x, x86_64, with bundled code; the driver layer only where the database is used', () => {
     for (const [handler, fn] of apiFunctions()) {
       expect({ handler, runtime: fn.props.Runtime, arch: fn.props.Architectures }).toEqual({ handler, runtime: 'nodejs22.x', arch: ['x86_64'] });
       expect(fn.props.Handler).toBe('index.handler');
       const env = (fn.props.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(env).toMatchObject({ NODE_ENV: 'production', NODE_OPTIONS: '--enable-source-maps' });
-      expect(JSON.stringify(fn.props.Layers)).toContain('SqliteDriverLayer');
+      expect(env).toMatchObject({ NODE_ENV: 'production' });
+      // Source maps ship in the asset but are not applied at runtime: measured in npm run bench.
+      expect(env.NODE_OPTIONS).toBeUndefined();
+      const hasLayer = JSON.stringify(fn.props.Layers ?? []).includes('SqliteDriverLayer');
+      expect({ handler, hasLayer }).toEqual({ handler, hasLayer: functionNeeds(routes, handler).db !== undefined });
       expect(fn.props.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/Logs/) } });
     }
     template.hasResourceProperties('AWS::Lambda::LayerVersion', {
@@ -95,7 +98,7 @@ describe('routes and functions', () => {
 });
 
 describe('environment and secrets', () => {
-  const runtimeOnly = new Set(['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME']);
+  const runtimeOnly = new Set(['POWERTOOLS_SERVICE_NAME']);
 
   it('passes only configuration variables lib/config.ts knows, with values it accepts', () => {
     for (const [handler, fn] of apiFunctions()) {
@@ -399,6 +402,27 @@ describe('settings from context', () => {
     dev.hasResource('AWS::EFS::FileSystem', { DeletionPolicy: 'Delete' });
     dev.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Delete' });
     dev.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+  });
+});
+
+describe('X-Ray tracing', () => {
+  const tracingModes = (t: Template) =>
+    Object.values(t.findResources('AWS::Lambda::Function') as Record<string, Json>)
+      .filter((fn) => props(fn).Runtime === 'nodejs22.x')
+      .map((fn) => (props(fn).TracingConfig as { Mode?: string } | undefined)?.Mode);
+
+  it('is off by default: no function has a TracingConfig', () => {
+    expect(tracingModes(template).filter((mode) => mode !== undefined)).toEqual([]);
+  });
+
+  it('turns on active tracing for every function with -c tracing=true', () => {
+    const modes = tracingModes(synth({ tracing: 'true' }));
+    expect(modes.length).toBe(handlerNames().length + 1); // + the sweeper
+    expect(new Set(modes)).toEqual(new Set(['Active']));
+  });
+
+  it('refuses a tracing value that is not true or false', () => {
+    expect(() => synth({ tracing: 'yes' })).toThrow(SettingsError);
   });
 });
 
