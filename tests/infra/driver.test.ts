@@ -90,7 +90,8 @@ describe('the better-sqlite3 layer binary', () => {
       abi: '127',
       mode: 'delete',
       rows: 1,
-      from: path.join(layer.layerDir, 'nodejs', 'node_modules', 'better-sqlite3', 'lib', 'index.js'),
+      // Node resolves symlinks (.cache may be one, as in git worktrees).
+      from: fs.realpathSync(path.join(layer.layerDir, 'nodejs', 'node_modules', 'better-sqlite3', 'lib', 'index.js')),
     });
   });
 
