@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -121,6 +122,28 @@ describe('presigned PUT', () => {
     for (let attempt = 0; attempt < 50 && leftovers().length; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await exists('put/cut.png')).toBe(false);
     expect(leftovers()).toEqual([]);
+  });
+});
+
+describe('bodies S3 takes that the embedded server does not store as they are', () => {
+  it('answers 411 to a PUT without Content-Length and 501 to an aws-chunked body, storing neither', async () => {
+    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket, Key: 'chunked/a.txt' }), { expiresIn: 60 });
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('streamed'));
+        controller.close();
+      },
+    });
+    const chunked = await fetch(url, { method: 'PUT', body, duplex: 'half' } as RequestInit);
+    expect([chunked.status, await chunked.text()]).toEqual([411, s3Error('MissingContentLength')]);
+
+    // The SDK's default for streams: CRC32 in a trailer of an aws-chunked body.
+    const defaults = new S3Client({ endpoint: storage.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const error = await defaults.send(new PutObjectCommand({ Bucket, Key: 'chunked/b.txt', Body: Readable.from([Buffer.from('streamed')]), ContentLength: 8 })).catch((thrown: unknown) => thrown);
+    defaults.destroy();
+    expect([(error as S3ServiceException).name, (error as S3ServiceException).$metadata?.httpStatusCode]).toEqual(['NotImplemented', 501]);
+    expect(await exists('chunked/a.txt')).toBe(false);
+    expect(await exists('chunked/b.txt')).toBe(false);
   });
 });
 
