@@ -1,18 +1,24 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { Readable, Transform, finished } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import S3rver from 's3rver';
+import { verifySigV4, type S3ErrorAnswer } from './sigv4-verifier';
 
-/** s3rver's built-in account. */
+/** s3rver's built-in account: the only credentials the embedded server accepts. */
 export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 export interface EmbeddedS3Options {
-  readonly host: string;
+  /** Interface to listen on; loopback unless told otherwise. */
+  readonly host?: string;
   readonly port: number;
   readonly directory: string;
   readonly bucket: string;
+  /** The region signatures must be scoped to (S3 refuses others); default us-east-1. */
+  readonly region?: string;
   /** Origins browsers may PUT from (presigned uploads); empty means any. */
   readonly corsOrigins?: readonly string[];
 }
@@ -22,38 +28,110 @@ export interface EmbeddedS3 {
   close(): Promise<void>;
 }
 
+type S3ErrorInstance = Error & { status: number };
 /** The S3 error s3rver's own code uses, so its XML error answers stay S3's. */
-const S3Error = require('s3rver/lib/models/error') as new (code: string, message: string) => Error;
+const S3Error = require('s3rver/lib/models/error') as new (code: string, message: string, detail?: Record<string, string>) => S3ErrorInstance;
 
-interface MultipartStore {
-  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
-  putObjectMultipart(bucket: string, uploadId: string, parts: Array<{ number: number; etag: string }>): Promise<unknown>;
+interface StoredObject {
+  bucket: string;
+  key: string;
+  content: Buffer | Readable;
+  metadata: Record<string, string>;
 }
 
+interface CorsRule {
+  readonly hasWildcardOrigin: boolean;
+  readonly exposeHeaders: readonly string[];
+  readonly maxAgeSeconds?: number;
+}
+
+/** The parts of s3rver's FilesystemStore this file wraps. */
+interface FilesystemStore {
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
+  putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
+  putPart(bucket: string, uploadId: string, partNumber: number | string, content: Readable): Promise<{ size: number; md5: string }>;
+  putObjectMultipart(bucket: string, uploadId: string, parts: Array<{ number: number; etag: string }>): Promise<unknown>;
+  getSubresource(bucket: string, key: undefined, type: 'cors'): Promise<{ matchRule(origin: string, method: string): CorsRule | undefined } | null>;
+}
+
+/** s3rver is a Koa application; this is what of Koa it needs here. */
+interface KoaApp {
+  middleware: Array<(ctx: { req: http.IncomingMessage }, next: () => Promise<void>) => Promise<void>>;
+  callback(): (req: http.IncomingMessage, res: http.ServerResponse) => void;
+}
+
+/** The payload hash each verified request's signature claims, for the body check inside s3rver. */
+const claimedSha256 = new WeakMap<http.IncomingMessage, string>();
+
 /**
- * An S3-compatible server (s3rver) for running with nothing but Node, on our own HTTP server:
- * s3rver's `run()` lets a busy port escape as an unhandled 'error' event instead of rejecting.
+ * An S3-compatible server (s3rver) for running with nothing but Node, on our own HTTP server
+ * (s3rver's `run()` lets a busy port escape as an unhandled 'error' event instead of rejecting),
+ * made as strict as S3 where the product's security depends on it:
  *
- * One gap of s3rver is closed here because a client can reach it: completing a multipart
- * upload with a part that was never uploaded made s3rver open a missing file on a stream
- * nobody listens to, an uncaught exception that killed the whole process. S3 answers
- * `InvalidPart` (400) for that, and for an ETag that does not match; so does this server now.
+ * - Every request but a CORS preflight must carry a valid AWS Signature Version 4, in the
+ *   Authorization header or in the query string (presigned URLs): s3rver itself checks only
+ *   that the access key exists. So a URL whose signed Content-Length, Content-Type or
+ *   `response-content-disposition` was changed, an expired URL, a tampered signature or an
+ *   anonymous request is refused with S3's 403 and XML error, as AWS would.
+ * - A body whose signed SHA-256 (`x-amz-content-sha256`) does not match is refused
+ *   (XAmzContentSHA256Mismatch), checked while it streams; bodies are never held in memory.
+ * - Objects and parts are written to a temporary file and renamed into place, so a failed,
+ *   aborted or refused upload never leaves a partial object and readers never see a torn one.
+ * - Completing a multipart upload with a part that was never uploaded made s3rver open a
+ *   missing file on a stream nobody listens to, an uncaught exception that killed the process.
+ *   S3 answers `InvalidPart` (400) for that, and for an ETag that does not match; so does this.
  */
 export async function startEmbeddedS3(options: EmbeddedS3Options): Promise<EmbeddedS3> {
+  const host = options.host ?? '127.0.0.1';
   const s3rver = new S3rver({
-    address: options.host,
+    address: host,
     port: options.port,
     silent: true,
     directory: options.directory,
     vhostBuckets: false,
     configureBuckets: [{ name: options.bucket, configs: [corsConfiguration(options.corsOrigins ?? [])] }],
   });
-  guardMultipartCompletion((s3rver as unknown as { store: MultipartStore }).store);
+  const store = (s3rver as unknown as { store: FilesystemStore }).store;
+  guardMultipartCompletion(store);
+  writeAtomically(store);
+  const app = s3rver as unknown as KoaApp;
+  // First in s3rver's chain: whatever reads the body (object, part, XML documents) reads it checked.
+  app.middleware.unshift(async (ctx, next) => {
+    const sha256 = claimedSha256.get(ctx.req);
+    if (sha256) ctx.req = checkedBody(ctx.req, sha256);
+    await next();
+  });
   await s3rver.configureBuckets();
-  const server = http.createServer(s3rver.callback());
+
+  const handle = app.callback();
+  const region = options.region ?? 'us-east-1';
+  const secretFor = (accessKeyId: string) => (accessKeyId === EMBEDDED_S3_CREDENTIALS.accessKeyId ? EMBEDDED_S3_CREDENTIALS.secretAccessKey : undefined);
+  const admit = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const verdict = await verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headersDistinct }, { secretFor, region });
+    if (!verdict.ok) return refuse(store, req, res, verdict.error);
+    if (req.method === 'PUT' && req.headers['content-length'] === undefined) {
+      return refuse(store, req, res, { status: 411, code: 'MissingContentLength', message: 'You must provide the Content-Length HTTP header.' });
+    }
+    if (verdict.payload.kind === 'sha256') {
+      // An empty body is judged now: it would end before s3rver is there to hear the verdict.
+      const empty = req.headers['content-length'] === '0' || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined);
+      if (empty && verdict.payload.sha256 !== EMPTY_SHA256) return refuse(store, req, res, sha256Mismatch(verdict.payload.sha256, EMPTY_SHA256));
+      // Only PUT and POST bodies are read by s3rver; the check rides on that read.
+      if (!empty && (req.method === 'PUT' || req.method === 'POST')) claimedSha256.set(req, verdict.payload.sha256);
+    }
+    handle(req, res);
+  };
+  const server = http.createServer((req, res) => {
+    // Browsers send preflights without credentials; s3rver answers them from the bucket's CORS rules.
+    if (req.method === 'OPTIONS') return handle(req, res);
+    admit(req, res).catch((error: unknown) =>
+      refuse(store, req, res, { status: 500, code: 'InternalError', message: `We encountered an internal error: ${String(error)}` }).catch(() => res.destroy()),
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
+    server.listen(options.port, host, () => resolve());
   });
   return {
     port: (server.address() as AddressInfo).port,
@@ -65,7 +143,126 @@ export async function startEmbeddedS3(options: EmbeddedS3Options): Promise<Embed
   };
 }
 
-function guardMultipartCompletion(store: MultipartStore): void {
+/** The body as it streams, failing at its end if its SHA-256 is not the signed one, and if it stops short. */
+function checkedBody(req: http.IncomingMessage, expected: string): http.IncomingMessage {
+  const hash = createHash('sha256');
+  const checked = new Transform({
+    // Holds every chunk until s3rver reads it, so the verdict at the end reaches a listener.
+    readableHighWaterMark: 0,
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+    flush(callback) {
+      const computed = hash.digest('hex');
+      if (computed === expected) return callback();
+      const { code, message, detail, status } = sha256Mismatch(expected, computed);
+      // s3rver's table of statuses does not know this code.
+      callback(Object.assign(new S3Error(code, message, detail), { status, expose: true }));
+    },
+  });
+  // Whoever reads the body sees the error; one nobody reads must not become an uncaught exception.
+  checked.on('error', () => undefined);
+  finished(req, (error) => {
+    if (error) checked.destroy(new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.'));
+  });
+  req.pipe(checked);
+  // s3rver reads only the stream (headers come from Koa's request), so the checked stream stands in for it.
+  return checked as unknown as http.IncomingMessage;
+}
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
+function sha256Mismatch(claimed: string, computed: string): Required<S3ErrorAnswer> {
+  return {
+    status: 400,
+    code: 'XAmzContentSHA256Mismatch',
+    message: "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    detail: { ClientComputedContentSHA256: claimed, S3ComputedContentSHA256: computed },
+  };
+}
+
+/** S3's XML error document, with the bucket's CORS headers so a browser can read it. */
+async function refuse(store: FilesystemStore, req: http.IncomingMessage, res: http.ServerResponse, error: S3ErrorAnswer): Promise<void> {
+  const requestId = randomBytes(8).toString('hex').toUpperCase();
+  const detail = Object.entries(error.detail ?? {})
+    .map(([name, value]) => `<${name}>${escapeXml(value)}</${name}>`)
+    .join('');
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${error.code}</Code><Message>${escapeXml(error.message)}</Message>${detail}<RequestId>${requestId}</RequestId></Error>`;
+  const cors = await corsHeaders(store, req).catch(() => ({}));
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(error.status, {
+    ...cors,
+    'Content-Type': 'application/xml',
+    'Content-Length': Buffer.byteLength(body),
+    'x-amz-request-id': requestId,
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function escapeXml(value: string): string {
+  return value.replace(/[<>&'"]/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/** The headers s3rver adds to an actual (not preflight) cross-origin request its CORS rules allow. */
+async function corsHeaders(store: FilesystemStore, req: http.IncomingMessage): Promise<Record<string, string>> {
+  const origin = req.headers.origin;
+  const bucket = decodeURIComponent((req.url ?? '/').split(/[/?]/)[1] ?? '');
+  if (!origin || !bucket) return {};
+  const rule = (await store.getSubresource(bucket, undefined, 'cors'))?.matchRule(origin, req.method ?? 'GET');
+  if (!rule) return {};
+  return {
+    'Access-Control-Allow-Origin': rule.hasWildcardOrigin ? '*' : origin,
+    ...(rule.exposeHeaders.length ? { 'Access-Control-Expose-Headers': rule.exposeHeaders.join(', ') } : {}),
+    ...(rule.maxAgeSeconds !== undefined ? { 'Access-Control-Max-Age': String(rule.maxAgeSeconds) } : {}),
+    'Access-Control-Allow-Credentials': 'true',
+    Vary: 'Origin, Access-Control-Request-Headers, Access-Control-Request-Method',
+  };
+}
+
+/**
+ * Objects and parts land in a temporary file next to their place and are renamed into it once
+ * complete (S3 never shows a partial object). s3rver wrote them in place, so a PUT racing a
+ * read of the same key could serve a torn object, and its `pipe` chain hung on a failing body.
+ */
+function writeAtomically(store: FilesystemStore): void {
+  store.putObject = async (object) => {
+    const written = await writeFile(store.getResourcePath(object.bucket, object.key, 'object'), object.content);
+    await store.putMetadata(object.bucket, object.key, object.metadata, written.md5);
+    return written;
+  };
+  store.putPart = async (bucket, uploadId, partNumber, content) => {
+    const file = path.join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId, String(partNumber));
+    const written = await writeFile(file, content);
+    await fs.promises.writeFile(`${file}.md5`, written.md5);
+    return written;
+  };
+}
+
+async function writeFile(target: string, content: Buffer | Readable): Promise<{ size: number; md5: string }> {
+  await fs.promises.mkdir(path.dirname(target), { recursive: true });
+  // Not ending in s3rver's "._S3rver_object" suffix, so listings never show it.
+  const temporary = `${target}.${randomUUID()}.partial`;
+  const md5 = createHash('md5');
+  let size = 0;
+  const measure = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      md5.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Buffer.isBuffer(content) ? Readable.from([content]) : content, measure, fs.createWriteStream(temporary));
+    await fs.promises.rename(temporary, target);
+  } catch (error) {
+    await fs.promises.rm(temporary, { force: true });
+    throw error;
+  }
+  return { size, md5: md5.digest('hex') };
+}
+
+function guardMultipartCompletion(store: FilesystemStore): void {
   const complete = store.putObjectMultipart.bind(store);
   store.putObjectMultipart = async (bucket, uploadId, parts) => {
     const directory = path.join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId);

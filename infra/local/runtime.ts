@@ -53,13 +53,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       port: config.local.s3Port,
       directory: path.join(dataDir, 's3'),
       bucket: config.s3.bucket,
+      region: config.s3.region,
       corsOrigins: config.corsOrigins,
     });
     const host = ['0.0.0.0', '::'].includes(config.local.host) ? 'localhost' : config.local.host;
     env.S3_ENDPOINT = `http://${host}:${embedded.port}`;
     env.S3_ACCESS_KEY_ID ||= EMBEDDED_S3_CREDENTIALS.accessKeyId;
     env.S3_SECRET_ACCESS_KEY ||= EMBEDDED_S3_CREDENTIALS.secretAccessKey;
-    notes.push(`Embedded S3 server (s3rver) keeps objects in ${path.join(dataDir, 's3')}`);
+    notes.push(`Embedded S3 server (s3rver, SigV4-verified like AWS; credentials S3RVER/S3RVER) keeps objects in ${path.join(dataDir, 's3')}`);
   }
 
   resetConfig();

@@ -57,6 +57,10 @@ test('a 12 MiB file goes straight to storage in parts, and only its owner sees i
   expect(plan.body.upload).toMatchObject({ method: 'multipart', part_size: 8 * MiB });
 
   const parts = [];
+  const [first] = plan.body.upload.parts as Array<{ url: string }>;
+  // Each part URL is signed for its exact length, and the storage holds it to that.
+  const oversized = await fetch(first?.url ?? '', { method: 'PUT', body: bytes.subarray(0, plan.body.upload.part_size + 1) });
+  expect([oversized.status, await oversized.text()]).toEqual([403, expect.stringContaining('<Code>SignatureDoesNotMatch</Code>')]);
   for (const part of plan.body.upload.parts as Array<{ part_number: number; url: string }>) {
     const start = (part.part_number - 1) * plan.body.upload.part_size;
     const response = await fetch(part.url, { method: 'PUT', body: bytes.subarray(start, start + plan.body.upload.part_size) });
@@ -76,6 +80,9 @@ test('a 12 MiB file goes straight to storage in parts, and only its owner sees i
   const download = await fetch(read.body.url);
   expect(download.headers.get('content-disposition')).toMatch(/^attachment; filename="report.pdf"/);
   expect(Buffer.from(await download.arrayBuffer()).equals(bytes)).toBe(true);
+  const inline = new URL(read.body.url);
+  inline.searchParams.set('response-content-disposition', 'inline');
+  expect((await fetch(inline)).status).toBe(403);
 
   expect((await call('GET', `/files/${plan.body.id}`, bob)).status).toBe(404);
   expect((await call('DELETE', `/files/${plan.body.id}`, bob)).status).toBe(404);
@@ -93,4 +100,9 @@ test('a browser may PUT straight to the embedded storage (CORS preflight)', asyn
   });
   expect(preflight.status).toBe(200);
   expect(preflight.headers.get('access-control-allow-origin')).toMatch(/^(\*|http:\/\/localhost:3000)$/);
+  // The upload itself, as the browser sends it: the planned headers, the planned size.
+  const put = await fetch(plan.body.upload.url, { method: 'PUT', headers: { Origin: 'http://localhost:3000', ...plan.body.upload.headers }, body: 'hello' });
+  expect([put.status, put.headers.get('access-control-allow-origin')]).toEqual([200, expect.stringMatching(/^(\*|http:\/\/localhost:3000)$/)]);
+  const other = await fetch(plan.body.upload.url, { method: 'PUT', headers: { Origin: 'http://localhost:3000', 'Content-Type': 'text/html' }, body: 'hello' });
+  expect(other.status).toBe(403);
 });

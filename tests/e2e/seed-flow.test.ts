@@ -181,6 +181,16 @@ describe('npm start, then the seed README flow over HTTP', () => {
     expect(downloaded.equals(fileBytes)).toBe(true);
   });
 
+  test('the storage refuses the url once changed: inline instead of attachment, or no signature', async () => {
+    const inline = new URL(upload.url);
+    inline.searchParams.set('response-content-disposition', 'inline');
+    const refused = await fetch(inline);
+    expect([refused.status, refused.headers.get('content-type')]).toEqual([403, 'application/xml']);
+    expect(await refused.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    const anonymous = await fetch(upload.url.slice(0, upload.url.indexOf('?')));
+    expect([anonymous.status, await anonymous.text()]).toEqual([403, expect.stringContaining('<Code>AccessDenied</Code>')]);
+  });
+
   // The README's upload command itself, where curl is installed (fetch covers the rest).
   (CURL ? test : test.skip)('4b. the README\'s curl -F "file=@document.pdf" upload works unchanged', async () => {
     const file = path.join(dataDir, 'document.pdf');

@@ -23,8 +23,8 @@ export interface TestStorage {
 }
 
 /**
- * A real S3-compatible server (the local runtime's embedded s3rver: checks expiry and keys,
- * not SigV4 signatures) on a free port, with a fresh bucket, and the environment pointed at it.
+ * A real S3-compatible server (the local runtime's embedded s3rver, which verifies SigV4 like
+ * AWS) on a free port, with a fresh bucket, and the environment pointed at it.
  */
 export async function startTestStorage(bucket = 'uploads'): Promise<TestStorage> {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-s3-'));

@@ -4,7 +4,7 @@ const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).u
 
 /**
  * Checks a presigned SigV4 query-string URL (GET, UNSIGNED-PAYLOAD) the way S3 does, for the
- * host in the URL itself. s3rver does not verify SigV4, so tests use this to prove that a URL
+ * host in the URL itself: proof, independent of the embedded server's own verifier, that a URL
  * was signed for the address it points at and not rewritten afterwards.
  */
 export function verifyPresignedUrl(rawUrl: string, secretAccessKey: string, method = 'GET'): boolean {

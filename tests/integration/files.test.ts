@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import BetterSqlite3 from 'better-sqlite3';
 import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
@@ -63,6 +63,14 @@ async function directUpload(token: string, filename: string, contentType: string
 
 function rowCount(where = '1 = 1'): number {
   return (new BetterSqlite3(dbFile, { readonly: true }).prepare(`SELECT COUNT(*) AS n FROM files WHERE ${where}`).get() as { n: number }).n;
+}
+
+/** Writes straight to storage with the server's own credentials, at the key a presigned URL names. */
+async function putWithStorageCredentials(presignedUrl: string, body: Buffer, contentType: string): Promise<void> {
+  const key = decodeURIComponent(new URL(presignedUrl).pathname.slice(`/${storage.bucket}/`.length));
+  const s3 = new S3Client({ endpoint: storage.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  await s3.send(new PutObjectCommand({ Bucket: storage.bucket, Key: key, Body: body, ContentType: contentType }));
+  s3.destroy();
 }
 
 async function objectKeys(): Promise<string[]> {
@@ -135,8 +143,12 @@ describe('direct upload with a presigned PUT', () => {
     const before = await objectKeys();
     const pdf = pdfBytes(3000);
     const sizeLie = await invoke(plan, planEvent(alice, { filename: 'short.pdf', content_type: 'application/pdf', size: 5000 }));
-    // s3rver does not enforce the signed Content-Length, so send fewer bytes than planned.
-    expect((await fetch(sizeLie.body.upload.url, { method: 'PUT', headers: sizeLie.body.upload.headers, body: pdf })).status).toBe(200);
+    // The storage holds the URL to its signed Content-Length, as S3 does: fewer bytes are refused...
+    const short = await fetch(sizeLie.body.upload.url, { method: 'PUT', headers: sizeLie.body.upload.headers, body: pdf });
+    expect([short.status, await short.text()]).toEqual([403, expect.stringContaining('<Code>SignatureDoesNotMatch</Code>')]);
+    expect((await invoke(complete, completeEvent(alice, sizeLie.body.id))).status).toBe(409); // nothing landed
+    // ...and completion checks again whatever did land (a storage that did not enforce it).
+    await putWithStorageCredentials(sizeLie.body.upload.url, pdf, 'application/pdf');
     const sizeRefused = await invoke(complete, completeEvent(alice, sizeLie.body.id));
     expect([sizeRefused.status, sizeRefused.body.detail]).toEqual([422, 'The uploaded object is 3000 bytes, not the declared 5000']);
 

@@ -61,9 +61,11 @@ describe('POST /upload', () => {
     expect(url.searchParams.get('X-Amz-Expires')).toBe('600');
     expect(url.searchParams.get('response-content-disposition')).toMatch(/^attachment; filename="document.pdf"/);
 
-    // Fetch through the internal address: same signature, since s3rver checks the path and query.
-    const download = await fetch(`${storage.endpoint}${url.pathname}${url.search}`, { headers: { host: url.host } });
+    // The storage checks the signature, which covers the host: the URL works only as handed out.
+    const download = await fetch(url);
     expect(download.status).toBe(200);
+    const internal = await fetch(`${storage.endpoint}${url.pathname}${url.search}`);
+    expect([internal.status, await internal.text()]).toEqual([403, expect.stringContaining('<Code>SignatureDoesNotMatch</Code>')]);
     expect(download.headers.get('content-disposition')).toMatch(/^attachment/);
     expect(Buffer.from(await download.arrayBuffer()).equals(content)).toBe(true);
 
@@ -83,11 +85,13 @@ describe('POST /upload', () => {
     });
   });
 
-  it('signs the URL for the public host it points at (SigV4 checked here: s3rver does not)', async () => {
+  it('signs the URL for the public host it points at (checked here and by the storage)', async () => {
     const result = await invoke(upload, uploadEvent([{ name: 'file', filename: 'a.txt', content: 'hello' }]));
     expect(verifyPresignedUrl(result.body.url, 'S3RVER')).toBe(true);
     const internal = result.body.url.replace(process.env.S3_PUBLIC_ENDPOINT, storage.endpoint);
     expect(verifyPresignedUrl(internal, 'S3RVER')).toBe(false); // a rewritten URL no longer verifies
+    expect((await fetch(internal)).status).toBe(403);
+    expect(await (await fetch(result.body.url)).text()).toBe('hello');
   });
 
   it('keeps parallel uploads of one filename apart', async () => {
