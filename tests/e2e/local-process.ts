@@ -1,5 +1,5 @@
 /**
- * Runs `npm start`'s command (`tsx infra/local/main.ts`) as a child process, the way a user
+ * Runs `npm start`'s command (`node --import tsx infra/local/main.ts`) as a child process, the way a user
  * does, and watches what it prints.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,15 @@ import path from 'node:path';
 import { isProductVariable } from '../helpers/product-env';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+/**
+ * What `npm start` runs: one Node process with tsx as its loader. Not the `tsx` command, whose
+ * parent process relays Ctrl-C and SIGKILLs the server if it does not acknowledge within 30 ms
+ * (a loaded machine exits 130 instead of shutting down cleanly).
+ */
+const START_ARGS = ['--import', 'tsx', 'infra/local/main.ts'];
+
+/** The `npm start` script, as the README tells users to run it (the e2e suites check they agree). */
+export const START_COMMAND = `node ${START_ARGS.join(' ')}`;
 
 /**
  * `process.env` without any product setting (jest's setup file or the caller's shell may hold
@@ -35,10 +43,10 @@ export interface LocalProcess {
   /** Last resort cleanup: SIGKILL to the process group, if it is still running. */
   kill(): void;
   /**
-   * Resolves with the processes of the group (tsx, the node process it started, esbuild's
+   * Resolves with the processes of the group (the node process, esbuild's
    * service) still running after `timeoutMs`: empty once they have all gone. They exit one
    * after another (esbuild's service only notices its parent's exit when its stdin closes), so
-   * one look right after tsx exits can still see them; zombies waiting for a reaper (in a
+   * one look right after the server exits can still see them; zombies waiting for a reaper (in a
    * container whose PID 1 reaps nothing) have exited and do not count.
    */
   groupRemains(timeoutMs: number): Promise<string[]>;
@@ -75,8 +83,8 @@ function runningInGroup(pgid: number): string[] {
 }
 
 export function startLocalProcess(env: NodeJS.ProcessEnv): LocalProcess {
-  // Its own process group, so a signal reaches tsx and the node process it runs, like Ctrl-C.
-  const child = spawn(TSX, ['infra/local/main.ts'], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so a signal reaches every process it starts, like Ctrl-C.
+  const child = spawn(process.execPath, START_ARGS, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer) => {

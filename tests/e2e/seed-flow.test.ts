@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { routes } from '../../functions/routes';
-import { cleanEnv, startLocalProcess, type LocalProcess } from './local-process';
+import { cleanEnv, REPO_ROOT, START_COMMAND, startLocalProcess, type LocalProcess } from './local-process';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
@@ -296,9 +296,12 @@ describe('npm start, then the seed README flow over HTTP', () => {
   });
 
   test('Ctrl-C stops everything and exits 0', async () => {
+    // What this suite started is what `npm start` runs (one Node process, no tsx relay).
+    const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(manifest.scripts.start).toBe(START_COMMAND);
     server.interrupt();
     await expect(server.exited(15_000)).resolves.toBe(0);
-    // The node process tsx started (and esbuild's service) are gone too, not left serving.
+    // The server (and esbuild's service) are gone, not left serving.
     await expect(server.groupRemains(5_000)).resolves.toEqual([]);
     await expect(fetch(`${api}/health`)).rejects.toThrow();
   });
