@@ -111,6 +111,13 @@ export class SecureUploadStack extends Stack {
             }
           : {}),
       });
+      // Lambda creates a function's network interfaces when the function is created, and CDK
+      // already orders that after the subnets and the mount targets; the endpoints are only
+      // reached at run time, so nothing orders them. Without this, a fresh stack can serve its
+      // first requests while the Secrets Manager endpoint (the slowest resource here) is still
+      // being created: the secret read hangs to the function's timeout and the client gets a 5xx.
+      if (needs.db && needs.s3) fn.node.addDependency(network.s3Endpoint);
+      if (needs.db && needs.jwt) fn.node.addDependency(network.secretsEndpoint);
       if (needs.s3) storage.grant(fn, needs.s3);
       if (needs.jwt) {
         fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [jwtSecret.secretArn] }));
@@ -140,6 +147,7 @@ export class SecureUploadStack extends Stack {
       securityGroups: [network.functionSecurityGroup],
       filesystem: database.mountFor(),
     });
+    sweep.node.addDependency(network.s3Endpoint); // it reads no secret
     if (sweepNeeds.s3) storage.grant(sweep, sweepNeeds.s3);
     new Rule(this, 'SweepUploadsSchedule', {
       description: 'Hourly sweep of expired direct uploads',
