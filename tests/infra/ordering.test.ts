@@ -81,6 +81,23 @@ function functionIds(): Map<string, string> {
   return found;
 }
 
+describe('the whole template', () => {
+  it('has no dependency cycle (CloudFormation would refuse it)', () => {
+    const cyclic = Object.keys(resources).filter((id) => createdBefore(id).has(id));
+    expect(cyclic).toEqual([]);
+  });
+
+  it('creates the VPC flow log after the policy that lets it write to its log group', () => {
+    const [[flowLogId, flowLog] = ['', { Type: '' }]] = ofType('AWS::EC2::FlowLog');
+    const role = (flowLog.Properties?.DeliverLogsPermissionArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const policies = ofType('AWS::IAM::Policy')
+      .filter(([, policy]) => JSON.stringify(policy.Properties?.Roles).includes(`"${role}"`))
+      .map(([id]) => id);
+    expect(policies).toHaveLength(1);
+    expect(missing(flowLogId, policies)).toEqual([]);
+  });
+});
+
 describe('the HTTP API stage', () => {
   const stages = ofType('AWS::ApiGatewayV2::Stage');
   const routeResources = ofType('AWS::ApiGatewayV2::Route');
