@@ -40,6 +40,8 @@ export interface StackSettings {
   readonly authThrottleBurst: number;
   /** X-Ray tracing through Powertools Tracer (`-c tracing=true`); off: no tracer code is bundled. */
   readonly tracing: boolean;
+  /** Subscribed to the alarm topic (AWS sends a confirmation mail first); none by default. */
+  readonly alarmEmail: string | undefined;
 }
 
 /** Reads context the way `app.node.tryGetContext` hands it over: strings from `-c`, JSON values from cdk.json. */
@@ -95,6 +97,16 @@ function availabilityZones(read: ContextReader): string[] | undefined {
   return zones;
 }
 
+function email(read: ContextReader, key: string): string | undefined {
+  const raw = text(read, key);
+  if (raw === undefined) return undefined;
+  // What SNS accepts as an email endpoint: one address, no display name, no list.
+  if (raw.length > 254 || !/^[^@\s,;<>"]+@[^@\s,;<>"]+\.[^@\s,;<>".]+$/.test(raw)) {
+    throw new SettingsError(`context ${key} must be one e-mail address like ops@example.com, got ${raw}`);
+  }
+  return raw;
+}
+
 const RETENTIONS = Object.values(RetentionDays).filter((value): value is RetentionDays => typeof value === 'number');
 
 /** Validated settings with defaults; throws a one-line {@link SettingsError}. */
@@ -120,5 +132,6 @@ export function readSettings(read: ContextReader): StackSettings {
     authThrottleRate: wholeNumber(read, 'authThrottleRate', 1, 10_000) ?? 10,
     authThrottleBurst: wholeNumber(read, 'authThrottleBurst', 1, 5_000) ?? 20,
     tracing: oneOf(read, 'tracing', ['true', 'false'] as const) === 'true',
+    alarmEmail: email(read, 'alarmEmail'),
   };
 }

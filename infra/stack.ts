@@ -1,15 +1,19 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { AnyPrincipal, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption, type CfnQueue } from 'aws-cdk-lib/aws-sqs';
+import type { CfnSecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { routes, sweepNeeds, type Route, type RouteNeeds } from '../functions/routes';
 import { ApiFunction, FUNCTION_ARCHITECTURE } from './constructs/api-function';
 import { Database, DATABASE_URL } from './constructs/database';
 import { DriverLayer } from './constructs/driver-layer';
 import { PublicApi } from './constructs/http-api';
+import { Monitoring } from './constructs/monitoring';
 import { Network } from './constructs/network';
 import { Storage } from './constructs/storage';
 import type { StackSettings } from './settings';
@@ -40,6 +44,35 @@ export const functionId = (handler: string): string =>
   handler.replace(/(^|[^a-zA-Z0-9]+)([a-zA-Z0-9])/g, (_match, _sep: string, char: string) => char.toUpperCase());
 
 /**
+ * cdk-nag findings every function shares, acknowledged on the narrowest construct that has them
+ * (ApiFunction's own file belongs to the bundling work; these are the stack's decisions).
+ */
+function acknowledgeFunctionFindings(fn: ApiFunction, inVpc: boolean): void {
+  Validations.of(fn.node.defaultChild as CfnFunction).acknowledge({
+    id: 'AwsSolutions-L1',
+    reason: 'nodejs22.x on purpose: the SQLite driver layer is compiled and load-tested for Node 22 (ABI 127), and all functions share one runtime.',
+  });
+  const role = fn.role;
+  if (!role) return;
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    reason: "AWS's policy for Lambda logging: CloudWatch Logs writes only, which the function needs for its log group.",
+  });
+  if (!inVpc) return;
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+    reason: "AWS's policy for a function in a VPC: the network-interface actions Lambda needs, which take no resource ARN.",
+  });
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (policy) {
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: "CDK's EFS mount grant: ClientMount on * is limited to the database access point by an elasticfilesystem:AccessPointArn condition.",
+    });
+  }
+}
+
+/**
  * The whole product in one stack: a private VPC with endpoints, SQLite on EFS, the uploads
  * bucket, the JWT secret, the driver layer, one Lambda per handler and one HTTP API route per
  * row of `functions/routes.ts`. Every grant follows the row's `needs`.
@@ -54,9 +87,15 @@ export class SecureUploadStack extends Stack {
     const network = new Network(this, 'Network', {
       secretsEndpointAzs: settings.secretsEndpointAzs,
       availabilityZones: settings.availabilityZones,
+      logRetention: settings.logRetention,
+      logRemovalPolicy: settings.removalPolicy,
     });
     const database = new Database(this, 'Database', { vpc: network.vpc, removalPolicy: settings.removalPolicy });
-    const storage = new Storage(this, 'Storage', { removalPolicy: settings.removalPolicy, corsOrigins: settings.corsOrigins });
+    const storage = new Storage(this, 'Storage', {
+      removalPolicy: settings.removalPolicy,
+      corsOrigins: settings.corsOrigins,
+      accessLogRetention: Duration.days(settings.logRetention),
+    });
     // The VPC's only way to S3 reaches the uploads bucket and nothing else.
     network.s3Endpoint.addToPolicy(
       new PolicyStatement({
@@ -73,6 +112,10 @@ export class SecureUploadStack extends Stack {
       description: 'HS256 signing key for access and refresh tokens',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
       removalPolicy: settings.removalPolicy,
+    });
+    Validations.of(jwtSecret.node.defaultChild as CfnSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'HS256 signing key cached by warm functions; scheduled rotation would void every live token at once, so it is rotated by hand (docs/deploy.md).',
     });
 
     const names = [...new Set(table.map((route) => route.handler))];
@@ -113,10 +156,18 @@ export class SecureUploadStack extends Stack {
             }
           : {}),
       });
+      // Lambda creates a function's network interfaces when the function is created, and CDK
+      // already orders that after the subnets and the mount targets; the endpoints are only
+      // reached at run time, so nothing orders them. Without this, a fresh stack can serve its
+      // first requests while the Secrets Manager endpoint (the slowest resource here) is still
+      // being created: the secret read hangs to the function's timeout and the client gets a 5xx.
+      if (needs.db && needs.s3) fn.node.addDependency(network.s3Endpoint);
+      if (needs.db && needs.jwt) fn.node.addDependency(network.secretsEndpoint);
       if (needs.s3) storage.grant(fn, needs.s3);
       if (needs.jwt) {
         fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [jwtSecret.secretArn] }));
       }
+      acknowledgeFunctionFindings(fn, Boolean(needs.db));
       this.functions.set(handler, fn);
     }
 
@@ -143,11 +194,25 @@ export class SecureUploadStack extends Stack {
       securityGroups: [network.functionSecurityGroup],
       filesystem: database.mountFor(),
     });
+    sweep.node.addDependency(network.s3Endpoint); // it reads no secret
+    acknowledgeFunctionFindings(sweep, true);
     if (sweepNeeds.s3) storage.grant(sweep, sweepNeeds.s3);
-    new Rule(this, 'SweepUploadsSchedule', {
+    // Events EventBridge could not deliver to the sweep (after its retries) wait here to be
+    // looked at, with an alarm on them; a sweep that ran and failed shows in its Errors alarm.
+    const sweepDeadLetters = new Queue(this, 'SweepUploadsDeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14), // SQS's maximum: two weeks to notice and look
+    });
+    Validations.of(sweepDeadLetters.node.defaultChild as CfnQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: "It is a dead-letter queue itself (the sweep's EventBridge target), read by an operator; nothing would drain a queue behind it.",
+    });
+    const sweepSchedule = new Rule(this, 'SweepUploadsSchedule', {
       description: 'Hourly sweep of expired direct uploads',
       schedule: Schedule.rate(Duration.hours(1)),
-      targets: [new LambdaFunction(sweep, { retryAttempts: 2 })],
+      // An event older than an hour is worthless: the next sweep is already due.
+      targets: [new LambdaFunction(sweep, { retryAttempts: 2, maxEventAge: Duration.hours(1), deadLetterQueue: sweepDeadLetters })],
     });
 
     const api = new PublicApi(this, 'Http', {
@@ -156,6 +221,7 @@ export class SecureUploadStack extends Stack {
         method: route.method,
         path: route.path,
         fn: this.requireFunction(route.handler),
+        auth: route.auth,
         // bcrypt routes are unauthenticated and cost ~0.6 GB-s each: cap what abuse can bill.
         ...(route.needs.bcrypt ? { throttle: { rateLimit: settings.authThrottleRate, burstLimit: settings.authThrottleBurst } } : {}),
       })),
@@ -166,9 +232,19 @@ export class SecureUploadStack extends Stack {
       logRemovalPolicy: settings.removalPolicy,
     });
 
+    const monitoring = new Monitoring(this, 'Monitoring', {
+      displayName: `Secure upload API (${settings.stage}) alarms`,
+      api: api.api,
+      functions: [...this.functions].map(([name, fn]) => ({ name, fn })),
+      sweeper: { fn: sweep, rule: sweepSchedule, deadLetterQueue: sweepDeadLetters },
+      fileSystem: database.fileSystem,
+      ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the API (try GET <url>health and <url>docs)' });
     new CfnOutput(this, 'BucketName', { value: storage.bucket.bucketName, description: 'Uploads bucket' });
     new CfnOutput(this, 'JwtSecretArn', { value: jwtSecret.secretArn, description: 'JWT signing secret (rotate by putting a new value)' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn, description: 'Alarm notifications (subscribe with -c alarmEmail=... or in the SNS console)' });
     new CfnOutput(this, 'FileSystemId', { value: database.fileSystem.fileSystemId, description: 'EFS file system holding the SQLite database' });
   }
 

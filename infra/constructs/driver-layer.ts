@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { AssetHashType, type ILocalBundling } from 'aws-cdk-lib';
+import { AssetHashType, Stack, type ILocalBundling } from 'aws-cdk-lib';
 import { Architecture, Code, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { driverVersion, ensureDriverLayer, layerKey, NODE22_ABI, type DriverArch } from '../native/driver';
+import { assertBuildTools, driverLayerCached, driverVersion, ensureDriverLayer, layerKey, NODE22_ABI, type CommandLookup, type DriverArch } from '../native/driver';
 import type { DriverBuild } from '../settings';
 
 export interface DriverLayerProps {
@@ -13,6 +13,8 @@ export interface DriverLayerProps {
    * Lambda build image; `auto`: local on a Linux x86_64 host, Docker elsewhere.
    */
   readonly build: DriverBuild;
+  /** PATH lookup for the local build's tools; tests inject one. */
+  readonly commandExists?: CommandLookup;
 }
 
 /** Whether this machine can compile a driver for Lambda `arch` itself (a Linux host of that CPU). */
@@ -75,6 +77,10 @@ export class DriverLayer extends Construct {
     const version = driverVersion();
     // The asset hash names the build path actually taken: local and Docker builds differ in bytes.
     const buildPath = props.build === 'docker' || (props.build === 'auto' && !canBuildLocally(arch)) ? 'docker' : 'local';
+    // Fail here, before synthesis starts bundling: an error thrown while bundling reaches the
+    // user wrapped in CDK's "Failed to bundle asset" and a stack trace. Only when this synth
+    // bundles the stack (not `cdk ls`, not tests that skip bundling) and would really compile.
+    if (buildPath === 'local' && Stack.of(this).bundlingRequired && !driverLayerCached(arch)) assertBuildTools(props.commandExists);
     this.layer = new LayerVersion(this, 'Layer', {
       description: `better-sqlite3 ${version} for Node 22 (ABI ${NODE22_ABI}) linux-${arch}, ${buildPath} build`,
       compatibleRuntimes: [Runtime.NODEJS_22_X],

@@ -1,4 +1,8 @@
+import type { RemovalPolicy } from 'aws-cdk-lib';
 import {
+  CfnFlowLog,
+  FlowLogDestination,
+  FlowLogTrafficType,
   GatewayVpcEndpointAwsService,
   InterfaceVpcEndpointAwsService,
   type GatewayVpcEndpoint,
@@ -10,6 +14,7 @@ import {
   type ISecurityGroup,
 } from 'aws-cdk-lib/aws-ec2';
 import { Peer } from 'aws-cdk-lib/aws-ec2';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
 export interface NetworkProps {
@@ -17,6 +22,8 @@ export interface NetworkProps {
   readonly secretsEndpointAzs: 1 | 2;
   /** Explicit AZ names; default: the region's first two (see docs/deploy.md for us-east-1). */
   readonly availabilityZones?: readonly string[];
+  readonly logRetention: RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
 }
 
 /**
@@ -41,6 +48,21 @@ export class Network extends Construct {
       subnetConfiguration: [{ name: 'app', subnetType: SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
       restrictDefaultSecurityGroup: false, // its custom resource would add a Lambda for nothing we use
     });
+    // Rejected flows only: the question this VPC raises is "why can a function not reach EFS
+    // or an endpoint" (a security group rule), and accepted traffic is nothing but NFS and
+    // HTTPS to the endpoints, which would only add ingestion cost.
+    const flowLogs = new LogGroup(this, 'FlowLogs', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
+    const flowLog = this.vpc.addFlowLog('RejectedFlows', {
+      destination: FlowLogDestination.toCloudWatchLogs(flowLogs),
+      trafficType: FlowLogTrafficType.REJECT,
+    });
+    // The flow log names its role, not the role's policy: without this it can be created (and
+    // start delivering) before it may write to the group, and a delivery error is all it shows.
+    // (From the CfnFlowLog alone: the role is also a child of the FlowLog construct.)
+    const writePolicy = flowLog.iamRole?.node.tryFindChild('DefaultPolicy');
+    const resource = flowLog.node.children.find((child): child is CfnFlowLog => child instanceof CfnFlowLog);
+    if (writePolicy && resource) resource.node.addDependency(writePolicy);
+
     this.s3Endpoint = this.vpc.addGatewayEndpoint('S3', {
       service: GatewayVpcEndpointAwsService.S3,
       subnets: [{ subnetType: SubnetType.PRIVATE_ISOLATED }],

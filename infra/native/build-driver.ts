@@ -3,12 +3,18 @@
  * and prints what it checked. `npm run synth` does the same on demand; this is for CI caches
  * and for seeing the checks.
  */
-import { ensureDriverLayer, lambdaIncompatibilities, REPO_ROOT } from './driver';
+import { DriverBuildError, ensureDriverLayer, lambdaIncompatibilities, REPO_ROOT } from './driver';
 import path from 'node:path';
 
-const layer = ensureDriverLayer({ force: process.argv.includes('--force') });
-const problems = lambdaIncompatibilities(layer.inspection, 'x64');
-process.stdout.write(
-  `${JSON.stringify({ layer: path.relative(REPO_ROOT, layer.layerDir), built: layer.built, ...layer.inspection, problems }, null, 2)}\n`,
-);
-process.exitCode = problems.length > 0 ? 1 : 0;
+try {
+  const layer = ensureDriverLayer({ force: process.argv.includes('--force') });
+  const problems = lambdaIncompatibilities(layer.inspection, 'x64');
+  process.stdout.write(
+    `${JSON.stringify({ layer: path.relative(REPO_ROOT, layer.layerDir), built: layer.built, ...layer.inspection, problems }, null, 2)}\n`,
+  );
+  process.exitCode = problems.length > 0 ? 1 : 0;
+} catch (error) {
+  if (!(error instanceof DriverBuildError)) throw error;
+  process.stderr.write(`error: ${error.message}\n`);
+  process.exitCode = 1;
+}

@@ -119,6 +119,65 @@ export function ensureNode22(arch: DriverArch, log: (line: string) => void = () 
   return dir;
 }
 
+/**
+ * A driver build that cannot start on this host, or a compiled driver Lambda would refuse. Its
+ * message is one line that says what to do; `infra/app.ts` prints it alone, without a stack.
+ */
+export class DriverBuildError extends Error {
+  override name = 'DriverBuildError';
+}
+
+/** Whether a command is on the PATH; injectable so tests need not uninstall a compiler. */
+export type CommandLookup = (command: string) => boolean;
+
+/** Looks `command` up on `PATH` the way a shell would (an executable file in one of its folders). */
+export function onPath(command: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (command.includes('/')) return isExecutable(command);
+  return (env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && isExecutable(path.join(dir, command)));
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The Debian package that provides each tool a local build runs (node-gyp runs the first three). */
+const BUILD_TOOLS: readonly { readonly role: string; readonly candidates: (env: NodeJS.ProcessEnv) => string[]; readonly apt: string }[] = [
+  { role: 'make', candidates: () => ['make'], apt: 'build-essential' },
+  // node-gyp compiles with $CXX when it is set (first word: `ccache g++` runs ccache).
+  { role: 'g++', candidates: (env) => [env.CXX?.trim().split(/\s+/)[0] || 'g++'], apt: 'build-essential' },
+  // node-gyp's own search order: $PYTHON, then python3, then python.
+  { role: 'python3', candidates: (env) => [...(env.PYTHON ? [env.PYTHON] : []), 'python3', 'python'], apt: 'python3' },
+  // readelf proves each build loads on Amazon Linux 2023 (ABI, glibc and libstdc++ ceilings).
+  { role: 'readelf', candidates: () => ['readelf'], apt: 'binutils' },
+];
+
+/** The build tools missing on this host, by the name a user would install. */
+export function missingBuildTools(lookup: CommandLookup = onPath, env: NodeJS.ProcessEnv = process.env): string[] {
+  return BUILD_TOOLS.filter((tool) => !tool.candidates(env).some((command) => lookup(command))).map((tool) => tool.role);
+}
+
+/** Throws one line saying what to install (or to build in Docker) when a tool is missing. */
+export function assertBuildTools(lookup: CommandLookup = onPath, env: NodeJS.ProcessEnv = process.env): void {
+  const missing = missingBuildTools(lookup, env);
+  if (missing.length === 0) return;
+  const packages = [...new Set(BUILD_TOOLS.filter((tool) => missing.includes(tool.role)).map((tool) => tool.apt))];
+  throw new DriverBuildError(
+    `cannot compile the SQLite driver for Lambda here: ${missing.join(', ')} not found. ` +
+      `Install them (Debian/Ubuntu: apt-get install -y ${packages.join(' ')}) or build in Docker with -c driverBuild=docker`,
+  );
+}
+
+/** Whether a complete layer for `arch` is cached (then nothing needs compiling). */
+export function driverLayerCached(arch: DriverArch): boolean {
+  const layerDir = layerDirFor(arch);
+  return fs.existsSync(`${layerDir}.complete`) && fs.existsSync(binaryPath(layerDir));
+}
+
 /** npm's own node-gyp (npm ships one; the project does not depend on it). */
 function nodeGyp(): string {
   const candidates = [
@@ -134,7 +193,7 @@ function nodeGyp(): string {
   } catch {
     // fall through to the error below
   }
-  throw new Error('node-gyp not found (it ships with npm); install build tools or use -c driverBuild=docker');
+  throw new DriverBuildError('node-gyp not found (it ships with npm): reinstall npm, or build in Docker with -c driverBuild=docker');
 }
 
 /** Reads the ELF header, dynamic symbols and version needs of a shared object with binutils. */
@@ -216,6 +275,8 @@ export interface BuildOptions {
   /** Rebuild even if a complete layer is cached. */
   readonly force?: boolean;
   readonly log?: (line: string) => void;
+  /** PATH lookup for the build tools (tests inject one). */
+  readonly commandExists?: CommandLookup;
 }
 
 /**
@@ -239,8 +300,13 @@ export function ensureDriverLayer(options: BuildOptions = {}): DriverLayer {
     const again = cached(); // another process may have finished it while we waited
     if (again) return again;
     if (arch !== 'x64' || process.arch !== 'x64' || process.platform !== 'linux') {
-      throw new Error(`the local driver build compiles for linux-x64 on a linux-x64 host only (this is ${process.platform}-${process.arch}); use -c driverBuild=docker`);
+      throw new DriverBuildError(
+        `the local driver build compiles for linux-x64 on a linux-x64 host only (asked for linux-${arch} on ${process.platform}-${process.arch}); use -c driverBuild=docker`,
+      );
     }
+    // Checked before anything is fetched or compiled: a missing compiler would otherwise
+    // surface minutes later as a node-gyp stack trace.
+    assertBuildTools(options.commandExists);
     const started = Date.now();
     const nodeDir = ensureNode22(arch, log);
     const buildDir = path.join(CACHE_DIR, 'build', key);
@@ -269,7 +335,7 @@ export function ensureDriverLayer(options: BuildOptions = {}): DriverLayer {
     const inspection = inspectBinary(built);
     const problems = lambdaIncompatibilities(inspection, arch);
     if (problems.length > 0) {
-      throw new Error(`the compiled driver would not load on Lambda: ${problems.join('; ')}. Use -c driverBuild=docker.`);
+      throw new DriverBuildError(`the compiled driver would not load on Lambda: ${problems.join('; ')}. Use -c driverBuild=docker`);
     }
 
     const staging = `${layerDir}.tmp-${process.pid}`;

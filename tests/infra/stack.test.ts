@@ -90,9 +90,9 @@ describe('routes and functions', () => {
     }
   });
 
-  it('sets a log retention on every function log group and the access logs', () => {
+  it('sets a log retention on every function log group, the access logs and the VPC flow logs', () => {
     const groups = Object.values(resources('AWS::Logs::LogGroup'));
-    expect(groups).toHaveLength(handlerNames().length + 2); // + the sweep function + API access logs
+    expect(groups).toHaveLength(handlerNames().length + 3); // + the sweep function + API access logs + flow logs
     for (const group of groups) expect(props(group).RetentionInDays).toBe(30);
   });
 });
@@ -278,6 +278,30 @@ describe('network', () => {
 });
 
 describe('bucket', () => {
+  it('logs every request to the uploads bucket (presigned ones never pass a function) into a private bucket', () => {
+    const logs = Object.entries(resources('AWS::S3::Bucket')).find(([id]) => id.startsWith('StorageAccessLogs'));
+    expect(logs).toBeDefined();
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { DestinationBucketName: { Ref: logs?.[0] }, LogFilePrefix: 'uploads/' },
+    });
+    expect(props(logs?.[1] ?? {})).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 30, Status: 'Enabled' })] },
+    });
+    // Delivery by bucket policy (ACLs stay disabled), from S3's logging service for this bucket only.
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logs?.[0] },
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject' })]),
+      },
+    });
+  });
+
+  it('records rejected VPC traffic in a flow log', () => {
+    template.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC', TrafficType: 'REJECT', LogDestinationType: 'cloud-watch-logs' });
+  });
+
   it('blocks public access, encrypts, aborts stale multipart uploads and allows browser uploads from the allow-list', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
@@ -401,7 +425,7 @@ describe('settings from context', () => {
     dev.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
     dev.hasResource('AWS::EFS::FileSystem', { DeletionPolicy: 'Delete' });
     dev.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Delete' });
-    dev.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+    dev.resourceCountIs('Custom::S3AutoDeleteObjects', 2); // the uploads and their access logs
   });
 });
 
