@@ -20,6 +20,10 @@ export interface FunctionAsset {
   /** Environment variables as the template sets them; CloudFormation tokens stay objects. */
   readonly environment: Readonly<Record<string, unknown>>;
   readonly tracingActive: boolean;
+  /** MB, as the template sets it (Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE). */
+  readonly memorySize: number;
+  /** Seconds, as the template sets it (what `context.getRemainingTimeInMillis()` counts down from). */
+  readonly timeoutSeconds: number;
 }
 
 export interface SynthesizedAssets {
@@ -57,6 +61,9 @@ export function synthesizeAssets(outdir: string, context: Record<string, unknown
       hasDriverLayer: JSON.stringify(props.Layers ?? []).includes('SqliteDriver'),
       environment: (props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},
       tracingActive: (props.TracingConfig as { Mode?: string } | undefined)?.Mode === 'Active',
+      // CloudFormation's defaults when the template leaves them out.
+      memorySize: typeof props.MemorySize === 'number' ? props.MemorySize : 128,
+      timeoutSeconds: typeof props.Timeout === 'number' ? props.Timeout : 3,
     };
   });
   return { outdir, functions, driverLayerDir: assetDir(layer?.[1], 'the driver layer') };
