@@ -26,3 +26,25 @@ export function tracingMiddleware(): MiddlewareObj {
 export function captureClient<T>(client: T): T {
   return getTracer().captureAWSv3Client(client);
 }
+
+/**
+ * Runs one AWS call made without an SDK client (e.g. `lib/aws/secrets-manager.ts`) inside a
+ * subsegment shaped like the ones `captureClient` records (`aws` namespace, operation, region),
+ * so the service map still shows it. Without an active segment it just runs the call.
+ */
+export async function traceAwsCall<T>(service: string, operation: string, region: string, call: () => Promise<T>): Promise<T> {
+  const tracer = getTracer();
+  const parent = tracer.isTracingEnabled() ? tracer.getSegment() : undefined;
+  if (!parent) return call();
+  const subsegment = parent.addNewSubsegment(service);
+  subsegment.namespace = 'aws';
+  subsegment.addAttribute('aws', { operation, region });
+  try {
+    return await call();
+  } catch (error) {
+    subsegment.addError(error instanceof Error ? error : String(error), true);
+    throw error;
+  } finally {
+    subsegment.close();
+  }
+}

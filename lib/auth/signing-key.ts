@@ -1,9 +1,8 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { getSecretString } from '../aws/secrets-manager';
 import { getConfig } from '../config';
 
 let key: Promise<KeyObject> | undefined;
-let secretsClient: SecretsManagerClient | undefined;
 
 /**
  * The HS256 key as a KeyObject, made once per container: jsonwebtoken verifies ~50x faster with
@@ -25,18 +24,10 @@ async function loadSecret(): Promise<string> {
   const { secret, secretArn } = getConfig().jwt;
   if (secret) return secret;
   if (!secretArn) throw new Error('No JWT secret configured');
-  secretsClient ??= newSecretsClient();
-  const result = await secretsClient.send(new GetSecretValueCommand({ SecretId: secretArn }));
-  const value = result.SecretString;
-  if (!value || Buffer.byteLength(value) < 32) throw new Error('JWT secret from Secrets Manager is missing or shorter than 32 bytes');
+  // A lean signed call instead of the SDK client: this is on every JWT function's cold start.
+  const value = await getSecretString(secretArn);
+  if (Buffer.byteLength(value) < 32) throw new Error('JWT secret from Secrets Manager is shorter than 32 bytes');
   return value;
-}
-
-function newSecretsClient(): SecretsManagerClient {
-  const client = new SecretsManagerClient({});
-  // Build-time constant (infra: -c tracing=true); when off the bundler drops the tracer.
-  if (process.env.TRACING_ENABLED === 'true') return (require('../tracing') as typeof import('../tracing')).captureClient(client);
-  return client;
 }
 
 /** Forgets the key (tests; key rotation later). */
