@@ -8,7 +8,7 @@ import { differenceAtMost, ratioOnly, ratioWithin, type Verdict } from './budget
 import { expectStatus, multipartFile } from './http-client';
 import { mean, median, megabytesPerSecond } from './stats';
 import { interleave, timeMs } from './timing';
-import { meterResources } from './resources';
+import { meterResources, type CallCosts } from './resources';
 import { rawPutObject, uploadStages } from './upload-stages';
 
 export interface SeriesSummary {
@@ -236,9 +236,10 @@ const uploadVersusPutObject: Comparison = {
       { upload: meter.wrap('upload', async () => void (await upload())), put: meter.wrap('put', put) },
       { iterations: UPLOAD_VERSUS_PUT_ITERATIONS, warmup: 2 },
     );
-    const timed = (name: string) => {
-      const { gcMs, faults } = meter.results(name);
-      return { gcMs: gcMs.slice(-UPLOAD_VERSUS_PUT_ITERATIONS), faults: faults.slice(-UPLOAD_VERSUS_PUT_ITERATIONS) };
+    const timed = (name: string): CallCosts => {
+      const { gcMs, faults, cpuMs } = meter.results(name);
+      const last = (values: number[]) => values.slice(-UPLOAD_VERSUS_PUT_ITERATIONS);
+      return { gcMs: last(gcMs), faults: last(faults), cpuMs: last(cpuMs) };
     };
     const [uploadCosts, putCosts] = [timed('upload'), timed('put')];
     meter.stop();
@@ -271,8 +272,9 @@ const uploadVersusPutObject: Comparison = {
       rest('  lib: Middy chain, authentication, answer', median(invokeValues) - sum(inHandler) - putMedian),
       { label: 'GC pauses inside each POST /upload', n: uploadCosts.gcMs.length, stat: `mean ${ms(gcMean, 2)}`, share: share(gcMean) },
     ];
-    const costs = (name: string, values: { gcMs: number[]; faults: number[] }) =>
-      `${name}: GC pauses mean ${ms(mean(values.gcMs), 1)} ms, page faults median ${median(values.faults)} (${ms((median(values.faults) * 4) / 1024, 1)} MiB of fresh memory)`;
+    const costs = (name: string, values: CallCosts) =>
+      `${name}: process CPU median ${ms(median(values.cpuMs), 1)} ms, GC pauses mean ${ms(mean(values.gcMs), 1)} ms, ` +
+      `page faults median ${median(values.faults)} (${ms((median(values.faults) * 4) / 1024, 1)} MiB of fresh memory)`;
     const stat = (values: readonly number[]) => `${medianStat(values)} (${megabytesPerSecond(UPLOAD_BYTES, median(values)).toFixed(1)} MB/s)`;
     return {
       subject: { label: 'POST /upload, 4 MiB multipart', n: samples.upload.length, stat: stat(samples.upload) },
@@ -280,7 +282,8 @@ const uploadVersusPutObject: Comparison = {
       verdict: ratioWithin(total, putMedian, { max: 1.5 }),
       breakdown,
       note:
-        `judged on medians of interleaved runs. Per call, ${costs('/upload', uploadCosts)}; ${costs('PutObject', putCosts)}. ` +
+        `judged on medians of interleaved runs. Per call, ${costs('/upload', uploadCosts)}; ${costs('PutObject', putCosts)} ` +
+        `(CPU ratio ${(median(uploadCosts.cpuMs) / median(putCosts.cpuMs)).toFixed(2)}x). ` +
         'Stage rows: each stage run alone on the same bytes, interleaved, in a second pass (local = the local runtime only; lib = ' +
         'also in Lambda); a "rest" row is what the stages leave of their parent, including the garbage collection and fresh memory ' +
         'that multi-megabyte allocations (the base64 event body, the decoded body) cost in place but not alone. ' +
