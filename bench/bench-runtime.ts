@@ -12,6 +12,7 @@ import { startLocalRuntime } from '../infra/local/runtime';
 import { createHttpClient, postJson, type HttpClient } from './http-client';
 
 export interface BenchUser {
+  readonly id: string;
   readonly email: string;
   readonly password: string;
   readonly accessToken: string;
@@ -58,14 +59,14 @@ export async function startBenchRuntime(): Promise<BenchRuntime> {
   try {
     const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
     const password = 'SecurePassword123!';
-    await postJson(client, '/auth/register', { email, password }, 201);
+    const created = await postJson<{ id: string }>(client, '/auth/register', { email, password }, 201);
     const tokens = await postJson<{ access_token: string }>(client, '/auth/login', { email, password }, 200);
     return {
       context: {
         apiUrl: runtime.apiUrl,
         client,
         bcryptRounds: getConfig().bcryptRounds,
-        user: { email, password, accessToken: tokens.access_token },
+        user: { id: created.id, email, password, accessToken: tokens.access_token },
       },
       close: removeAll,
     };

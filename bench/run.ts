@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --strict]`: the local runtime in this process, each comparison measured
- * side by side, one table with ratios and PASS/FAIL against the budgets. Exits 0 whatever the
- * verdicts unless `--strict` is given (then 1 on any FAIL).
+ * `npm run bench [-- --strict] [--only WORD]`: the local runtime in this process, each
+ * comparison measured side by side, one table with ratios and PASS/FAIL against the budgets.
+ * Exits 0 whatever the verdicts unless `--strict` is given (then 1 on any FAIL). `--only`
+ * (repeatable) runs just the comparisons whose title contains the word, e.g. `--only upload`.
  */
 import os from 'node:os';
 import { startBenchRuntime } from './bench-runtime';
@@ -24,12 +25,22 @@ function resultWord(pass: boolean | undefined): string {
   return pass ? 'PASS' : 'FAIL  <--';
 }
 
-/** Two rows per comparison: the subject with its verdict, then its baseline. */
+/** Two rows per comparison, the subject with its verdict, then its baseline; then any breakdown. */
 function tableRows(results: readonly ComparisonResult[]): string[][] {
-  return results.flatMap(({ subject, baseline, verdict }) => [
+  return results.flatMap(({ subject, baseline, verdict, breakdown = [] }) => [
     [subject.label, String(subject.n), subject.stat, baseline.label, verdict.relation, verdict.budget, resultWord(verdict.pass)],
     [`  ${baseline.label}`, String(baseline.n), baseline.stat, '', '', '', ''],
+    ...breakdown.map((row) => [`    ${row.label}`, row.n ? String(row.n) : '', row.stat, `share of ${subject.label.split(',')[0]}`, row.share, '', '']),
   ]);
+}
+
+/** `--only WORD` (repeatable): just the comparisons whose title contains one of the words. */
+function selected(argv: readonly string[]): typeof comparisons {
+  const words = argv.flatMap((arg, index) => (arg === '--only' && argv[index + 1] ? [argv[index + 1]!.toLowerCase()] : []));
+  if (words.length === 0) return comparisons;
+  const chosen = comparisons.filter((comparison) => words.some((word) => comparison.title.toLowerCase().includes(word)));
+  if (chosen.length === 0) throw new Error(`--only ${words.join(', ')}: no comparison matches (${comparisons.map((c) => c.title).join('; ')})`);
+  return chosen;
 }
 
 function machineInfo(bcryptRounds: number): string {
@@ -43,13 +54,14 @@ function machineInfo(bcryptRounds: number): string {
 
 async function main(): Promise<void> {
   const strict = process.argv.includes('--strict');
+  const chosen = selected(process.argv.slice(2));
   const started = Date.now();
   const runtime = await startBenchRuntime();
   const results: ComparisonResult[] = [];
   try {
     console.log(machineInfo(runtime.context.bcryptRounds));
     console.log(`API ${runtime.context.apiUrl}\n`);
-    for (const comparison of comparisons) {
+    for (const comparison of chosen) {
       const began = Date.now();
       process.stdout.write(`measuring ${comparison.title}... `);
       results.push(await comparison.run(runtime.context));

@@ -133,6 +133,10 @@ export async function storeUpload(ownerId: string, file: IncomingFile): Promise<
   const key = objectKey(ownerId, id, filename);
   const size = file.content.length;
   reservePendingFile({ id, ownerId, key, filename, size, contentType }, new Date(Date.now() + 15 * 60_000));
+  // Signing is pure CPU: done while the PUT waits on the network, and handed out only once
+  // the object is stored. Its failure is dealt with where it is awaited, not as unhandled.
+  const url = presignDownload(key, filename);
+  url.catch(() => undefined);
   try {
     await getS3().send(
       new PutObjectCommand({
@@ -150,7 +154,7 @@ export async function storeUpload(ownerId: string, file: IncomingFile): Promise<
     forgetPendingFile(id);
     throw error;
   }
-  return { id, filename, key, url: await presignDownload(key, filename), status: 'uploaded' };
+  return { id, filename, key, url: await url, status: 'uploaded' };
 }
 
 /** One page of the owner's stored files, newest first. */

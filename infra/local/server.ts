@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { routes as defaultRoutes, type Route } from '../../functions/routes';
 import { LAMBDA_MAX_PAYLOAD_BYTES } from '../../lib/config';
-import { lambdaContext, toApiGatewayEvent } from './event';
+import { lambdaContext, serializedEventBytes, toApiGatewayEvent } from './event';
 import { Router } from './routing';
 
 /** API Gateway HTTP API's request payload limit. */
@@ -45,6 +45,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     return loaded;
   };
 
+  const receiveBuffers = new ReceiveBuffers();
   const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -87,12 +88,17 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > API_GATEWAY_MAX_BODY_BYTES) return drainThen(req, () => sendGatewayMessage(res, 413, 'Request Entity Too Large', cors));
-    const body = await readBody(req, API_GATEWAY_MAX_BODY_BYTES);
-    if (!body) return sendGatewayMessage(res, 413, 'Request Entity Too Large', cors);
+    const received = await readBody(req, API_GATEWAY_MAX_BODY_BYTES, receiveBuffers);
+    if (!received) return sendGatewayMessage(res, 413, 'Request Entity Too Large', cors);
 
-    const event = toApiGatewayEvent(req, body, match, requestId);
+    let event: APIGatewayProxyEventV2;
+    try {
+      event = toApiGatewayEvent(req, received.body, match, requestId); // copies the body into the event's string
+    } finally {
+      received.release();
+    }
     const context = lambdaContext(match.route.handler);
-    if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_MAX_PAYLOAD_BYTES) {
+    if (serializedEventBytes(event) > LAMBDA_MAX_PAYLOAD_BYTES) {
       return sendProblem(res, 413, context.awsRequestId, cors);
     }
 
@@ -117,19 +123,78 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   };
 }
 
-/** Reads the whole body, or returns undefined (and discards the rest) past `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+/** Bodies from this size on are read into a reused buffer rather than a fresh one. */
+const POOLED_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Buffers that large request bodies are read into, reused from one request to the next. A
+ * body buffer lives only until the body is encoded into the event's string, and a fresh
+ * multi-megabyte buffer per request costs far more than the copy into it (new memory is
+ * slow to touch in a VM, and garbage collection runs sooner the more of it is allocated).
+ * Keeps the two largest buffers given back.
+ */
+class ReceiveBuffers {
+  readonly #free: Buffer[] = [];
+
+  take(size: number): Buffer {
+    const index = this.#free.findIndex((buffer) => buffer.length >= size);
+    return index >= 0 ? (this.#free.splice(index, 1)[0] as Buffer) : Buffer.allocUnsafeSlow(size);
+  }
+
+  give(buffer: Buffer): void {
+    this.#free.push(buffer);
+    this.#free.sort((a, b) => b.length - a.length).splice(2);
+  }
+}
+
+interface ReceivedBody {
+  readonly body: Buffer;
+  /** The body's memory may be reused from now on. */
+  release(): void;
+}
+
+/**
+ * Reads the whole body, or returns undefined (and discards the rest) past `limit` bytes. A
+ * body whose Content-Length announces at least {@link POOLED_BODY_BYTES} is read into one of
+ * `buffers`; others, and bodies without a length (chunked), are collected and joined.
+ */
+function readBody(req: IncomingMessage, limit: number, buffers: ReceiveBuffers): Promise<ReceivedBody | undefined> {
+  const declared = Number(req.headers['content-length']);
+  let pooled = Number.isSafeInteger(declared) && declared >= POOLED_BODY_BYTES && declared <= limit ? buffers.take(declared) : undefined;
+  const giveBack = () => {
+    if (pooled) buffers.give(pooled);
+    pooled = undefined;
+  };
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
     req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      if (size + chunk.length > limit) {
+        over = true;
+        giveBack();
+        return;
+      }
+      if (pooled && size + chunk.length > pooled.length) {
+        // More than announced (HTTP's framing should rule this out): collect from here on.
+        chunks.push(Buffer.from(pooled.subarray(0, size)));
+        giveBack();
+      }
+      if (pooled) chunk.copy(pooled, size);
+      else chunks.push(chunk);
       size += chunk.length;
-      if (size > limit) over = true;
-      if (!over) chunks.push(chunk);
     });
-    req.on('end', () => resolve(over ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => {
+      if (over) return resolve(undefined);
+      if (!pooled) return resolve({ body: Buffer.concat(chunks), release: () => undefined });
+      const body = pooled.subarray(0, size);
+      resolve({ body, release: giveBack });
+    });
+    req.on('error', (error) => {
+      giveBack();
+      reject(error);
+    });
   });
 }
 

@@ -12,6 +12,11 @@ function createClient(endpoint: string | undefined): S3Client {
     // carry and MinIO/s3rver do not all accept: only send them where S3 requires them.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // From 2 MiB on the SDK sends `Expect: 100-continue`, and sends it on a fresh connection
+    // (no keep-alive) to wait for the server's go-ahead: a TCP and TLS handshake plus a round
+    // trip on every such PUT. Our PUTs are at most Lambda's ~4.7 MB payload, already in
+    // memory and signed; what a refusal would save is not worth that on every success.
+    expectContinueHeader: false,
   };
   if (endpoint) {
     options.endpoint = endpoint;
