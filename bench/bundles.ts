@@ -65,6 +65,7 @@ function buildStub(dir: string, sdk: readonly string[]): string {
     format: BUNDLE_OPTIONS.format,
     target: BUNDLE_OPTIONS.target,
     minify: BUNDLE_OPTIONS.minify,
+    mainFields: [...BUNDLE_OPTIONS.mainFields],
     nodePaths: [path.join(REPO_ROOT, 'node_modules')],
     logLevel: 'error',
   });
