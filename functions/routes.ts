@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from '../lib/zod';
 import {
   CompletedUploadOut,
   CompleteUploadBody,
@@ -40,11 +40,11 @@ export interface RouteNeeds {
 export interface RouteDocs {
   readonly summary: string;
   readonly tag: 'auth' | 'files' | 'meta';
-  readonly request?: { readonly json: z.ZodType; readonly optional?: boolean } | { readonly multipart: z.ZodType };
+  readonly request?: { readonly json: z.ZodMiniType; readonly optional?: boolean } | { readonly multipart: z.ZodMiniType };
   /** Query string parameters (an object schema). */
-  readonly query?: z.ZodObject;
+  readonly query?: z.ZodMiniObject;
   /** Success responses; problem responses are listed by status in `errors`. */
-  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType; readonly contentType?: string }>>;
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodMiniType; readonly contentType?: string }>>;
   readonly errors?: readonly number[];
 }
 
