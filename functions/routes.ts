@@ -1,22 +1,16 @@
 import type * as z from '../lib/zod';
 import {
   CompletedUploadOut,
-  CompleteUploadBody,
   FileListOut,
   FileWithUrlOut,
   HealthOut,
-  ListFilesQuery,
-  LoginBody,
-  LogoutBody,
-  RefreshTokenBody,
-  RegisterBody,
   TokenPairOut,
   UploadForm,
   UploadOut,
-  UploadPlanBody,
   UploadPlanOut,
   UserOut,
-} from '../lib/schemas';
+} from '../lib/response-schemas';
+import { CompleteUploadBody, ListFilesQuery, LoginBody, LogoutBody, RefreshTokenBody, RegisterBody, UploadPlanBody } from '../lib/schemas';
 
 /**
  * S3 actions a function may take (IAM action names; on the bucket's objects, except

@@ -1,6 +1,6 @@
 import type { Route } from '../functions/routes';
 import { titleFor } from './http/errors';
-import { Problem } from './schemas';
+import { Problem } from './response-schemas';
 import * as z from './zod';
 
 interface JsonSchema {
