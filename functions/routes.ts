@@ -1,22 +1,16 @@
-import type * as z from 'zod';
+import type * as z from '../lib/zod';
 import {
   CompletedUploadOut,
-  CompleteUploadBody,
   FileListOut,
   FileWithUrlOut,
   HealthOut,
-  ListFilesQuery,
-  LoginBody,
-  LogoutBody,
-  RefreshTokenBody,
-  RegisterBody,
   TokenPairOut,
   UploadForm,
   UploadOut,
-  UploadPlanBody,
   UploadPlanOut,
   UserOut,
-} from '../lib/schemas';
+} from '../lib/response-schemas';
+import { CompleteUploadBody, ListFilesQuery, LoginBody, LogoutBody, RefreshTokenBody, RegisterBody, UploadPlanBody } from '../lib/schemas';
 
 /**
  * S3 actions a function may take (IAM action names; on the bucket's objects, except
@@ -40,11 +34,11 @@ export interface RouteNeeds {
 export interface RouteDocs {
   readonly summary: string;
   readonly tag: 'auth' | 'files' | 'meta';
-  readonly request?: { readonly json: z.ZodType; readonly optional?: boolean } | { readonly multipart: z.ZodType };
+  readonly request?: { readonly json: z.ZodMiniType; readonly optional?: boolean } | { readonly multipart: z.ZodMiniType };
   /** Query string parameters (an object schema). */
-  readonly query?: z.ZodObject;
+  readonly query?: z.ZodMiniObject;
   /** Success responses; problem responses are listed by status in `errors`. */
-  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType; readonly contentType?: string }>>;
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodMiniType; readonly contentType?: string }>>;
   readonly errors?: readonly number[];
 }
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from './zod';
 
 /**
  * The whole runtime configuration, read once from the environment and frozen.
@@ -66,72 +66,71 @@ export class ConfigError extends Error {
 }
 
 const int = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.pipe(
+    z.pipe(z.string().check(z.trim(), z.regex(/^\d+$/, 'must be a whole number')), z.transform(Number)),
+    z.number().check(z.int(), z.minimum(min), z.maximum(max)),
+  );
 
-const url = z
-  .string()
-  .trim()
-  .refine((value) => /^https?:\/\/[^/]+/.test(value) && URL.canParse(value), 'must be an http(s) URL')
-  .transform((value) => value.replace(/\/+$/, ''));
+const url = z.pipe(
+  z.string().check(
+    z.trim(),
+    z.refine((value: string) => /^https?:\/\/[^/]+/.test(value) && URL.canParse(value), 'must be an http(s) URL'),
+  ),
+  z.transform((value: string) => value.replace(/\/+$/, '')),
+);
 
-const nonEmpty = z.string().trim().min(1);
+const nonEmpty = z.string().check(z.trim(), z.minLength(1));
 
 const envSchema = z.object({
-  NODE_ENV: z.string().optional(),
-  AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
-  DATA_DIR: nonEmpty.default('./.data'),
-  DATABASE_URL: z
-    .string()
-    .trim()
-    .regex(/^sqlite:\/\/\/.+/, 'must look like sqlite:///path/to/file.db')
-    .optional(),
-  SQLITE_JOURNAL_MODE: z
-    .string()
-    .trim()
-    .toUpperCase()
-    .pipe(z.enum(['WAL', 'DELETE', 'TRUNCATE', 'PERSIST']))
-    .optional(),
-  JWT_SECRET: z
-    .string()
-    .refine((value) => Buffer.byteLength(value) >= 32, 'must be at least 32 bytes (try: openssl rand -hex 32)')
-    .optional(),
-  JWT_SECRET_ARN: z.string().trim().startsWith('arn:', 'must be a Secrets Manager ARN').optional(),
-  JWT_ISSUER: nonEmpty.default('secure-upload-api'),
-  JWT_AUDIENCE: nonEmpty.default('secure-upload-api'),
-  ACCESS_TOKEN_EXPIRE_SECONDS: int(30, 86_400).default(900),
-  REFRESH_TOKEN_EXPIRE_SECONDS: int(60, 31_536_000).default(2_592_000),
-  REFRESH_REUSE_GRACE_SECONDS: int(0, 300).default(0),
+  NODE_ENV: z.optional(z.string()),
+  AWS_LAMBDA_FUNCTION_NAME: z.optional(z.string()),
+  DATA_DIR: z._default(nonEmpty, './.data'),
+  DATABASE_URL: z.optional(z.string().check(z.trim(), z.regex(/^sqlite:\/\/\/.+/, 'must look like sqlite:///path/to/file.db'))),
+  SQLITE_JOURNAL_MODE: z.optional(
+    z.pipe(z.string().check(z.trim(), z.toUpperCase()), z.enum(['WAL', 'DELETE', 'TRUNCATE', 'PERSIST'])),
+  ),
+  JWT_SECRET: z.optional(
+    z.string().check(
+      z.refine((value: string) => Buffer.byteLength(value) >= 32, 'must be at least 32 bytes (try: openssl rand -hex 32)'),
+    ),
+  ),
+  JWT_SECRET_ARN: z.optional(z.string().check(z.trim(), z.startsWith('arn:', 'must be a Secrets Manager ARN'))),
+  JWT_ISSUER: z._default(nonEmpty, 'secure-upload-api'),
+  JWT_AUDIENCE: z._default(nonEmpty, 'secure-upload-api'),
+  ACCESS_TOKEN_EXPIRE_SECONDS: z._default(int(30, 86_400), 900),
+  REFRESH_TOKEN_EXPIRE_SECONDS: z._default(int(60, 31_536_000), 2_592_000),
+  REFRESH_REUSE_GRACE_SECONDS: z._default(int(0, 300), 0),
   // bcryptjs accepts 4-31; above 15 a single login takes many seconds, a self-inflicted DoS.
-  BCRYPT_ROUNDS: int(4, 15).default(12),
-  S3_BUCKET: z
-    .string()
-    .trim()
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
-    .default('uploads'),
-  S3_ENDPOINT: url.optional(),
-  S3_PUBLIC_ENDPOINT: url.optional(),
-  S3_REGION: nonEmpty.default('us-east-1'),
-  S3_ACCESS_KEY_ID: nonEmpty.optional(),
-  S3_SECRET_ACCESS_KEY: nonEmpty.optional(),
+  BCRYPT_ROUNDS: z._default(int(4, 15), 12),
+  S3_BUCKET: z._default(
+    z.string().check(z.trim(), z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')),
+    'uploads',
+  ),
+  S3_ENDPOINT: z.optional(url),
+  S3_PUBLIC_ENDPOINT: z.optional(url),
+  S3_REGION: z._default(nonEmpty, 'us-east-1'),
+  S3_ACCESS_KEY_ID: z.optional(nonEmpty),
+  S3_SECRET_ACCESS_KEY: z.optional(nonEmpty),
   // SigV4 presigned URLs live at most 7 days.
-  PRESIGNED_URL_EXPIRE_SECONDS: int(1, 604_800).default(3600),
-  MAX_UPLOAD_BYTES: int(1, LAMBDA_FILE_CEILING_BYTES).default(4_194_304),
+  PRESIGNED_URL_EXPIRE_SECONDS: z._default(int(1, 604_800), 3600),
+  MAX_UPLOAD_BYTES: z._default(int(1, LAMBDA_FILE_CEILING_BYTES), 4_194_304),
   // S3 parts are at least 5 MiB; a single PUT carries at most 5 GiB.
-  MULTIPART_THRESHOLD_BYTES: int(5 * 1024 ** 2, 5 * 1024 ** 3).default(100 * 1024 ** 2),
-  ALLOWED_CONTENT_TYPES: z
-    .string()
-    .regex(/^\s*[\w.+-]+\/(\*|[\w.+-]+)\s*(,\s*[\w.+-]+\/(\*|[\w.+-]+)\s*)*$/, 'must be a comma-separated list like image/png,image/*,application/pdf')
-    .optional(),
-  CORS_ORIGINS: z.string().optional(),
-  USER_QUOTA_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(10_737_418_240),
-  HOST: nonEmpty.default('127.0.0.1'),
-  PORT: int(0, 65_535).default(8000),
-  S3_PORT: int(0, 65_535).default(9000),
+  MULTIPART_THRESHOLD_BYTES: z._default(int(5 * 1024 ** 2, 5 * 1024 ** 3), 100 * 1024 ** 2),
+  ALLOWED_CONTENT_TYPES: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^\s*[\w.+-]+\/(\*|[\w.+-]+)\s*(,\s*[\w.+-]+\/(\*|[\w.+-]+)\s*)*$/,
+          'must be a comma-separated list like image/png,image/*,application/pdf',
+        ),
+      ),
+  ),
+  CORS_ORIGINS: z.optional(z.string()),
+  USER_QUOTA_BYTES: z._default(int(0, Number.MAX_SAFE_INTEGER), 10_737_418_240),
+  HOST: z._default(nonEmpty, '127.0.0.1'),
+  PORT: z._default(int(0, 65_535), 8000),
+  S3_PORT: z._default(int(0, 65_535), 9000),
 });
 
 /** Every environment variable the configuration reads (docker-compose and infra are checked against it). */

@@ -1,7 +1,7 @@
-import * as z from 'zod';
 import type { Route } from '../functions/routes';
 import { titleFor } from './http/errors';
-import { Problem } from './schemas';
+import { Problem } from './response-schemas';
+import * as z from './zod';
 
 interface JsonSchema {
   [key: string]: unknown;
@@ -16,10 +16,10 @@ export function buildOpenApiDocument(routes: readonly Route[]): object {
   const components: Record<string, JsonSchema> = {};
 
   /**
-   * Named schemas (`.meta({id})`) go to components and are referenced; others are inlined.
+   * Named schemas (`meta(schema, { id })`) go to components and are referenced; others are inlined.
    * Zod emits named schemas as `$defs`; they move to `components.schemas`.
    */
-  const ref = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
+  const ref = (schema: z.ZodMiniType, io: 'input' | 'output'): JsonSchema => {
     const emitted = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
     const { $schema: _schema, $defs, ...json } = JSON.parse(
       JSON.stringify(emitted).replaceAll('"#/$defs/', '"#/components/schemas/'),

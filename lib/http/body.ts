@@ -1,11 +1,11 @@
 import httpJsonBodyParser from '@middy/http-json-body-parser';
-import type * as z from 'zod';
 import { validationFailed } from './errors';
 import type { ApiRequest, InputStep } from './handler';
+import * as z from '../zod';
 
 /** Validates `value` against `schema`: 422 with a JSON pointer (under `prefix`) per problem. */
-function validate<S extends z.ZodType>(schema: S, value: unknown, prefix = ''): z.output<S> {
-  const parsed = schema.safeParse(value);
+function validate<S extends z.ZodMiniType>(schema: S, value: unknown, prefix = ''): z.output<S> {
+  const parsed = z.safeParse(schema, value);
   if (parsed.success) return parsed.data;
   throw validationFailed(
     parsed.error.issues.map((issue) => ({
@@ -20,7 +20,7 @@ function validate<S extends z.ZodType>(schema: S, value: unknown, prefix = ''): 
  * `optional`, a request without a body is validated as `{}` (bodies whose fields are all
  * optional).
  */
-export function jsonBody<S extends z.ZodType>(schema: S, options: { readonly optional?: boolean } = {}): InputStep<z.output<S>> {
+export function jsonBody<S extends z.ZodMiniType>(schema: S, options: { readonly optional?: boolean } = {}): InputStep<z.output<S>> {
   const parser = httpJsonBodyParser();
   return {
     read: async (request: ApiRequest) => {
@@ -33,6 +33,6 @@ export function jsonBody<S extends z.ZodType>(schema: S, options: { readonly opt
 }
 
 /** Query string parameters, validated; the handler gets the typed `query`. */
-export function validQuery<S extends z.ZodType>(schema: S): InputStep<z.output<S>> {
+export function validQuery<S extends z.ZodMiniType>(schema: S): InputStep<z.output<S>> {
   return { read: ({ event }) => validate(schema, event.queryStringParameters ?? {}, '/query') };
 }

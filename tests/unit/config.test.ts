@@ -45,6 +45,8 @@ describe('loadConfig', () => {
     ['a short secret', { JWT_SECRET: 'short' }, /^Invalid configuration: JWT_SECRET must be at least 32 bytes/],
     ['a word for a number', { JWT_SECRET: secret, BCRYPT_ROUNDS: 'twelve' }, /^Invalid configuration: BCRYPT_ROUNDS must be a whole number/],
     ['a dangerous cost', { JWT_SECRET: secret, BCRYPT_ROUNDS: '20' }, /BCRYPT_ROUNDS/],
+    // zod/mini has no messages of its own ("Invalid input"): lib/zod.ts must register English.
+    ['a port out of range', { JWT_SECRET: secret, PORT: '70000' }, /^Invalid configuration: PORT Too big: expected number to be <=65535$/],
     ['an unknown journal mode', { JWT_SECRET: secret, SQLITE_JOURNAL_MODE: 'fast' }, /SQLITE_JOURNAL_MODE/],
     ['a non-sqlite database', { JWT_SECRET: secret, DATABASE_URL: 'postgres://x' }, /DATABASE_URL must look like sqlite:\/\/\//],
     ['an endpoint that is not a URL', { JWT_SECRET: secret, S3_ENDPOINT: 'minio:9000' }, /S3_ENDPOINT must be an http\(s\) URL/],

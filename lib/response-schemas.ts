@@ -1,0 +1,108 @@
+import * as z from './zod';
+import { withMeta } from './zod';
+
+/**
+ * What the API answers, for the OpenAPI document only: handlers build their responses
+ * themselves and never parse them, so only the route table and the openapi function import
+ * this module, and no other function bundle carries these schemas.
+ */
+
+const int = () => z.number().check(z.int());
+
+export const UserOut = withMeta(
+  z.object({
+    id: z.uuid(),
+    email: z.string(),
+    created_at: withMeta(z.string(), { example: '2024-01-15T10:30:00Z', description: 'ISO-8601 UTC, to the second' }),
+  }),
+  { id: 'User' },
+);
+
+export const TokenPairOut = withMeta(
+  z.object({
+    access_token: z.string(),
+    refresh_token: z.string(),
+    token_type: z.literal('bearer'),
+    expires_in: withMeta(int(), { description: 'access token lifetime in seconds', example: 900 }),
+  }),
+  { id: 'TokenPair' },
+);
+
+export const UploadOut = withMeta(
+  z.object({
+    id: withMeta(z.uuid(), { description: 'the file id in the files table' }),
+    filename: withMeta(z.string(), { example: 'document.pdf' }),
+    key: withMeta(z.string(), { description: 'storage key; opaque to clients' }),
+    url: withMeta(z.string(), { description: 'presigned download URL (attachment), valid PRESIGNED_URL_EXPIRE_SECONDS' }),
+    status: z.literal('uploaded'),
+  }),
+  { id: 'Upload' },
+);
+
+export const UploadForm = withMeta(
+  z.object({ file: withMeta(z.string(), { format: 'binary', description: 'the file; at most MAX_UPLOAD_BYTES' }) }),
+  { id: 'UploadForm' },
+);
+
+const fileFields = {
+  id: z.uuid(),
+  filename: withMeta(z.string(), { example: 'document.pdf' }),
+  key: withMeta(z.string(), { description: 'storage key; opaque to clients' }),
+  size: withMeta(int(), { description: 'bytes' }),
+  content_type: withMeta(z.string(), { example: 'application/pdf' }),
+  created_at: withMeta(z.string(), { example: '2024-01-15T10:30:00Z' }),
+};
+
+export const FileOut = withMeta(z.object(fileFields), { id: 'File' });
+
+export const FileWithUrlOut = withMeta(
+  z.object({ ...fileFields, url: withMeta(z.string(), { description: 'fresh presigned download URL (attachment)' }) }),
+  { id: 'FileWithUrl' },
+);
+
+export const FileListOut = withMeta(
+  z.object({
+    files: z.array(FileOut),
+    next_cursor: withMeta(z.nullable(z.string()), { description: 'pass as `cursor` for the next page; null on the last page' }),
+  }),
+  { id: 'FileList' },
+);
+
+export const UploadPlanOut = withMeta(
+  z.object({
+    id: z.uuid(),
+    key: z.string(),
+    expires_in: withMeta(int(), { description: 'seconds the upload URLs stay valid' }),
+    upload: z.union([
+      z.object({
+        method: z.literal('PUT'),
+        url: z.string(),
+        headers: withMeta(z.record(z.string(), z.string()), { description: 'send exactly these headers (Content-Length is signed too)' }),
+      }),
+      z.object({
+        method: z.literal('multipart'),
+        part_size: withMeta(int(), { description: 'bytes per part; the last part is smaller' }),
+        parts: z.array(z.object({ part_number: int(), url: z.string() })),
+      }),
+    ]),
+  }),
+  { id: 'UploadPlan' },
+);
+
+export const CompletedUploadOut = withMeta(z.extend(UploadOut, { size: int(), content_type: z.string() }), {
+  id: 'CompletedUpload',
+});
+
+export const HealthOut = withMeta(z.object({ status: z.literal('ok') }), { id: 'Health' });
+
+export const Problem = withMeta(
+  z.object({
+    type: withMeta(z.string(), { example: 'about:blank' }),
+    title: z.string(),
+    status: int(),
+    detail: z.string(),
+    instance: withMeta(z.string(), { description: 'the request id' }),
+    errors: z.optional(z.array(z.object({ pointer: z.string(), detail: z.string() }))),
+  }),
+  { id: 'Problem', description: 'RFC 9457 problem details' },
+);
