@@ -34,13 +34,22 @@ function tableRows(results: readonly ComparisonResult[]): string[][] {
   ]);
 }
 
-/** `--only WORD` (repeatable): just the comparisons whose title contains one of the words. */
-function selected(argv: readonly string[]): typeof comparisons {
+/** The title of the bundle measurement, for `--only` (it runs apart from the HTTP comparisons). */
+const BUNDLES_TITLE = 'function bundles against SDK-only stubs';
+
+/**
+ * `--only WORD` (repeatable): just the comparisons whose title contains one of the words
+ * (`--only bundles` for the function bundles alone).
+ */
+function selected(argv: readonly string[]): { comparisons: typeof comparisons; bundles: boolean } {
   const words = argv.flatMap((arg, index) => (arg === '--only' && argv[index + 1] ? [argv[index + 1]!.toLowerCase()] : []));
-  if (words.length === 0) return comparisons;
+  if (words.length === 0) return { comparisons, bundles: true };
   const chosen = comparisons.filter((comparison) => words.some((word) => comparison.title.toLowerCase().includes(word)));
-  if (chosen.length === 0) throw new Error(`--only ${words.join(', ')}: no comparison matches (${comparisons.map((c) => c.title).join('; ')})`);
-  return chosen;
+  const bundles = words.some((word) => BUNDLES_TITLE.includes(word));
+  if (chosen.length === 0 && !bundles) {
+    throw new Error(`--only ${words.join(', ')}: no comparison matches (${[...comparisons.map((c) => c.title), BUNDLES_TITLE].join('; ')})`);
+  }
+  return { comparisons: chosen, bundles };
 }
 
 function machineInfo(bcryptRounds: number): string {
@@ -52,12 +61,9 @@ function machineInfo(bcryptRounds: number): string {
   ].join('\n');
 }
 
-async function main(): Promise<void> {
-  const strict = process.argv.includes('--strict');
-  const chosen = selected(process.argv.slice(2));
-  const started = Date.now();
+/** The HTTP comparisons, against the local runtime started in this process. */
+async function runComparisons(chosen: typeof comparisons, results: ComparisonResult[]): Promise<void> {
   const runtime = await startBenchRuntime();
-  const results: ComparisonResult[] = [];
   try {
     console.log(machineInfo(runtime.context.bcryptRounds));
     console.log(`API ${runtime.context.apiUrl}\n`);
@@ -70,11 +76,21 @@ async function main(): Promise<void> {
   } finally {
     await runtime.close();
   }
-  // The deployable bundles, measured after the runtime is gone so nothing competes for the CPU.
-  const began = Date.now();
-  console.log('measuring function bundles against SDK-only stubs...');
-  results.push(...measureBundles((line) => console.log(`  ${line}`)));
-  console.log(`  ${((Date.now() - began) / 1000).toFixed(1)} s`);
+}
+
+async function main(): Promise<void> {
+  const strict = process.argv.includes('--strict');
+  const chosen = selected(process.argv.slice(2));
+  const started = Date.now();
+  const results: ComparisonResult[] = [];
+  if (chosen.comparisons.length > 0) await runComparisons(chosen.comparisons, results);
+  if (chosen.bundles) {
+    // The deployable bundles, measured after the runtime is gone so nothing competes for the CPU.
+    const began = Date.now();
+    console.log(`measuring ${BUNDLES_TITLE}...`);
+    results.push(...measureBundles((line) => console.log(`  ${line}`)));
+    console.log(`  ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  }
 
   console.log(`\n${renderTable(COLUMNS, tableRows(results))}\n`);
   for (const [index, result] of results.entries()) {
