@@ -2,7 +2,8 @@
  * The function bundles as `cdk deploy` uploads them (the stack synthesized with bundling on),
  * against stubs: for each function, a stub that imports the same AWS SDK clients and nothing
  * else, built with the same esbuild options as the functions. Budgets (issue 12):
- *  - a function that uses neither S3 nor Secrets Manager: at most 250 KB of JavaScript;
+ *  - a function with no AWS SDK client (the JWT functions included: they sign their one Secrets
+ *    Manager call themselves, lib/aws/secrets-manager.ts): at most 250 KB of JavaScript;
  *  - every function that bundles an SDK client: at most 1.2x its stub's size;
  *  - time to `require` each bundle in a fresh Node 22 process: at most 1.2x its stub's.
  * Plus, information only: the same require with `--enable-source-maps`.
@@ -27,7 +28,6 @@ const REQUIRE_RUNS = 9;
 const SDK_PACKAGES: Readonly<Record<string, string>> = {
   '@aws-sdk/client-s3': "import { S3Client } from '@aws-sdk/client-s3';\nkeep(new S3Client({}));",
   '@aws-sdk/s3-request-presigner': "import { getSignedUrl } from '@aws-sdk/s3-request-presigner';\nkeep(getSignedUrl);",
-  '@aws-sdk/client-secrets-manager': "import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';\nkeep(new SecretsManagerClient({}));",
 };
 
 interface Measured {
@@ -151,6 +151,8 @@ export function measureBundles(log: (line: string) => void = () => undefined): C
     const results: ComparisonResult[] = [];
     for (const m of measured) {
       const name = m.asset.handler;
+      // The JWT functions reach Secrets Manager without its SDK client (lib/aws/secrets-manager.ts),
+      // so they are held to the absolute 250 KB budget, not to a ratio over a client stub.
       const stubLabel = m.sdk.length ? `stub: ${m.sdk.map((pkg) => pkg.replace('@aws-sdk/', '')).join(' + ')}` : 'stub: no SDK client';
       const usesS3OrSecrets = m.sdk.length > 0;
       const sizeVerdict: Verdict = usesS3OrSecrets
