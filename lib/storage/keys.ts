@@ -1,7 +1,14 @@
 import { HttpError } from '../http/errors';
 
-const MAX_SAFE_NAME_BYTES = 200;
+/**
+ * The last segment of a key, `{fileId}-{safeName}`, is at most this long (SPEC, "Keys"): storage
+ * backends that map keys to files (the embedded s3rver adds `._S3rver_metadata.json` to each
+ * segment, MinIO on a filesystem) must accept it, and Linux allows 255 bytes per file name.
+ */
+export const MAX_KEY_SEGMENT_BYTES = 200;
 const MAX_DISPLAY_NAME_BYTES = 255;
+/** An extension longer than this is not kept apart when a long name is shortened. */
+const MAX_KEPT_EXTENSION = 16;
 
 /**
  * The name shown back to the user: the last path segment of what the client sent (browsers
@@ -11,7 +18,7 @@ const MAX_DISPLAY_NAME_BYTES = 255;
 export function displayFilename(raw: string): string {
   const base = raw.split(/[/\\]/).pop() ?? '';
   // eslint-disable-next-line no-control-regex
-  const cleaned = truncateUtf8(base.normalize('NFC').replace(/[\u0000-\u001f\u007f]/g, '').trim(), MAX_DISPLAY_NAME_BYTES);
+  const cleaned = shorten(base.normalize('NFC').replace(/[\u0000-\u001f\u007f]/g, '').trim(), MAX_DISPLAY_NAME_BYTES);
   if (!cleaned || cleaned === '.' || cleaned === '..') {
     throw new HttpError(422, 'The file name is empty or invalid', { errors: [{ pointer: '/file', detail: 'invalid file name' }] });
   }
@@ -21,13 +28,14 @@ export function displayFilename(raw: string): string {
 /**
  * The name as it appears in a storage key: ASCII letters, digits, `.`, `-`, `_` kept, anything
  * else becomes `_` (so `写真.png` is `__.png`; the display name keeps the real one), no leading
- * dots, at most 200 bytes. A name with nothing left (`...`) is a 422.
+ * dots, at most `maxBytes` (one byte per character). A name too long loses the end of its stem,
+ * not its extension (`report…x.pdf` stays a `.pdf`). A name with nothing left (`...`) is a 422.
  */
-export function safeFilename(raw: string): string {
-  const safe = Array.from(displayFilename(raw), (char) => (/^[A-Za-z0-9._-]$/.test(char) ? char : '_'))
+export function safeFilename(raw: string, maxBytes = MAX_KEY_SEGMENT_BYTES): string {
+  const whole = Array.from(displayFilename(raw), (char) => (/^[A-Za-z0-9._-]$/.test(char) ? char : '_'))
     .join('')
-    .replace(/^\.+/, '')
-    .slice(0, MAX_SAFE_NAME_BYTES);
+    .replace(/^\.+/, '');
+  const safe = shorten(whole, maxBytes);
   if (!safe) {
     throw new HttpError(422, 'The file name has no usable characters', {
       errors: [{ pointer: '/file', detail: 'file name has nothing left after sanitizing' }],
@@ -42,7 +50,17 @@ export function safeFilename(raw: string): string {
  * free of traversal. Clients must treat keys as opaque.
  */
 export function objectKey(userId: string, fileId: string, filename: string): string {
-  return `${userId}/${fileId}-${safeFilename(filename)}`;
+  const prefix = `${fileId}-`;
+  return `${userId}/${prefix}${safeFilename(filename, MAX_KEY_SEGMENT_BYTES - prefix.length)}`;
+}
+
+/** `name` cut to at most `maxBytes` of UTF-8 on a character boundary, keeping a short extension whole. */
+function shorten(name: string, maxBytes: number): string {
+  if (Buffer.byteLength(name) <= maxBytes) return name;
+  const dot = name.lastIndexOf('.');
+  const tail = dot > 0 ? name.slice(dot) : '';
+  const extension = tail && Buffer.byteLength(tail) <= MAX_KEPT_EXTENSION && Buffer.byteLength(tail) < maxBytes ? tail : '';
+  return truncateUtf8(extension ? name.slice(0, dot) : name, maxBytes - Buffer.byteLength(extension)) + extension;
 }
 
 /**

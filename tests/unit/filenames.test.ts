@@ -18,8 +18,9 @@ describe('file names', () => {
     expect(safeFilename(raw)).toBe(safe);
   });
 
-  it('caps the stored name at 200 bytes and the shown one at 255', () => {
-    expect(safeFilename(`${'a'.repeat(300)}.txt`)).toHaveLength(200);
+  it('caps the stored name at 200 bytes, keeping its extension, and the shown one at 255', () => {
+    expect(safeFilename(`${'a'.repeat(300)}.txt`)).toBe(`${'a'.repeat(196)}.txt`);
+    expect(safeFilename(`${'a'.repeat(300)}.${'b'.repeat(40)}`)).toBe('a'.repeat(200));
     expect(Buffer.byteLength(displayFilename('é'.repeat(300)))).toBeLessThanOrEqual(255);
   });
 
@@ -34,6 +35,12 @@ describe('file names', () => {
 
   it('builds keys under the owner', () => {
     expect(objectKey('user-1', 'file-1', '../x.txt')).toBe('user-1/file-1-x.txt');
+    // SPEC: the whole last segment {fileId}-{safeName} is at most 200 bytes, whatever the name.
+    const fileId = '0b3f2c4e-9a1d-4f6b-8c2e-5d7a9e1f3b40';
+    const segment = (name: string) => objectKey('user-1', fileId, name).split('/').pop() ?? '';
+    expect(segment(`${'x'.repeat(400)}.pdf`)).toBe(`${fileId}-${'x'.repeat(200 - 37 - 4)}.pdf`);
+    expect(Buffer.byteLength(segment(`${'名'.repeat(400)}.pdf`))).toBeLessThanOrEqual(200);
+    expect(segment(`${'名'.repeat(400)}.pdf`)).toMatch(/\.pdf$/);
   });
 
   it('builds an attachment disposition that cannot be broken out of', () => {
