@@ -1,0 +1,171 @@
+/**
+ * What an outsider can do to the local runtime's embedded S3 server beyond what AWS S3 allows:
+ * each test is a finding of the review of the SigV4 change, and fails until it is fixed. The
+ * real server on a free port, driven by the AWS SDK, its presigner and fetch.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  CompleteMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { startLocalRuntime, type LocalRuntime } from '../../infra/local/runtime';
+import { getS3 } from '../../lib/storage/s3';
+import { resetRuntime, startTestStorage, type TestStorage } from '../helpers/runtime';
+
+let storage: TestStorage;
+let s3: S3Client;
+
+function client(endpoint: string, accessKeyId = 'S3RVER', secretAccessKey = 'S3RVER'): S3Client {
+  return new S3Client({
+    endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId, secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+beforeAll(async () => {
+  storage = await startTestStorage('attacks');
+  s3 = client(storage.endpoint);
+});
+afterAll(async () => {
+  s3.destroy();
+  await storage.close();
+});
+
+const Bucket = 'attacks';
+const outsiders: string[] = [];
+/** A directory next to the server's data directory, which no S3 request may touch. */
+function outside(): string {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-outside-'));
+  outsiders.push(directory);
+  return directory;
+}
+afterAll(() => {
+  for (const directory of outsiders) fs.rmSync(directory, { recursive: true, force: true });
+});
+const listing = (directory: string) => (fs.existsSync(directory) ? (fs.readdirSync(directory, { recursive: true }) as string[]).sort() : ['(directory removed)']);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => ({ name: 'succeeded', status: 200 }),
+    (error: unknown) => ({ name: (error as S3ServiceException).name, status: (error as S3ServiceException).$metadata?.httpStatusCode }),
+  );
+
+describe('the file system under the bucket', () => {
+  // s3rver joins uploadId and partNumber from the query into a file path unchecked; S3 answers
+  // NoSuchUpload for an upload it never started.
+  it('is not left through an UploadPart uploadId or partNumber', async () => {
+    const target = outside();
+    const uploads = path.join(storage.directory, Bucket, '._S3rver_uploads');
+    const UploadId = path.relative(uploads, target);
+    const answers = [];
+    for (const PartNumber of [1, 'authorized_keys' as unknown as number]) {
+      const url = await getSignedUrl(s3, new UploadPartCommand({ Bucket, Key: 'x', UploadId, PartNumber }), { expiresIn: 60 });
+      const answer = await fetch(url, { method: 'PUT', body: 'written by a stranger' });
+      answers.push([PartNumber, answer.status, await answer.text()]);
+    }
+    expect(listing(target)).toEqual([]);
+    expect(answers).toEqual([1, 'authorized_keys'].map((PartNumber) => [PartNumber, 404, expect.stringContaining('<Code>NoSuchUpload</Code>')]));
+  });
+
+  // Completion reads `key` and `metadata` from the upload's directory and then removes it
+  // recursively, wherever uploadId points.
+  it('is not removed by completing an uploadId that points outside it', async () => {
+    const victim = outside();
+    fs.writeFileSync(path.join(victim, 'key'), 'loot.txt');
+    fs.writeFileSync(path.join(victim, 'metadata'), '{}');
+    fs.writeFileSync(path.join(victim, '1'), 'x');
+    fs.writeFileSync(path.join(victim, 'precious.txt'), 'keep me');
+    const UploadId = path.relative(path.join(storage.directory, Bucket, '._S3rver_uploads'), victim);
+    const ETag = createHash('md5').update('x').digest('hex');
+    const answer = await failure(s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'x', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] } })));
+    expect(listing(victim)).toEqual(['1', 'key', 'metadata', 'precious.txt']);
+    expect(answer).toEqual({ name: 'NoSuchUpload', status: 404 });
+  });
+
+  // In S3 `..` is just two characters of a key; s3rver makes it a path segment. Storing such a
+  // key inside the bucket (as S3 does) or refusing it with a 4xx would both be safe.
+  it('is not left through an object key with dot segments', async () => {
+    const target = outside();
+    const Key = `${path.relative(path.join(storage.directory, Bucket), target)}/planted`;
+    const put = await failure(s3.send(new PutObjectCommand({ Bucket, Key, Body: 'planted' })));
+    expect(listing(target)).toEqual([]);
+    expect(put.status).toBeLessThan(500);
+    if (put.status === 200) expect(await (await s3.send(new GetObjectCommand({ Bucket, Key }))).Body?.transformToString()).toBe('planted');
+  });
+});
+
+describe('presigned GET query parameters', () => {
+  // The verifier decodes `+` as itself, s3rver (Koa's querystring) as a space: a signed
+  // `%2B` sent as `+` still verifies, and s3rver serves another value than the signed one.
+  it('are read by s3rver as they were signed: a signed + sent as + is refused', async () => {
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'plus/a.txt', Body: 'a', ContentType: 'text/plain' }));
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket, Key: 'plus/a.txt', ResponseContentType: 'image/svg+xml' }), { expiresIn: 60 });
+    const signed = await fetch(url);
+    expect([signed.status, signed.headers.get('content-type')]).toEqual([200, 'image/svg+xml']);
+    const rewritten = await fetch(url.replace(/%2B/g, '+'));
+    expect([rewritten.status, rewritten.headers.get('content-type')]).toEqual([403, 'application/xml']);
+  });
+});
+
+describe('the local runtime\'s storage credentials', () => {
+  const saved = { ...process.env };
+  let runtime: LocalRuntime;
+  let endpoint: string;
+
+  beforeAll(async () => {
+    // A fresh runtime with its own embedded server, configured with credentials of its own.
+    delete process.env.S3_ENDPOINT;
+    delete process.env.S3_PUBLIC_ENDPOINT;
+    Object.assign(process.env, {
+      DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sua-creds-')),
+      HOST: '127.0.0.1',
+      PORT: '0',
+      S3_PORT: '0',
+      S3_BUCKET: 'uploads',
+      S3_ACCESS_KEY_ID: 'local-developer',
+      S3_SECRET_ACCESS_KEY: 'a-secret-only-this-machine-knows',
+    });
+    resetRuntime();
+    runtime = await startLocalRuntime();
+    endpoint = process.env.S3_ENDPOINT ?? '';
+  });
+  afterAll(async () => {
+    await runtime.close();
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
+    resetRuntime();
+  });
+
+  // S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY are documented settings; the embedded server only
+  // knows S3RVER/S3RVER, so the API signs with keys it refuses: every upload is a 500.
+  it('are the ones the API signs with when S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY are set', async () => {
+    const answer = await failure(getS3().send(new PutObjectCommand({ Bucket: 'uploads', Key: 'creds/api.txt', Body: 'from the API' })));
+    expect(answer).toEqual({ name: 'succeeded', status: 200 });
+  });
+
+  // S3RVER/S3RVER is public: anyone who reaches the port (another local user, or any web page
+  // in the developer's browser: the bucket's CORS rule allows every origin) can sign with it.
+  it('are not the public S3RVER / S3RVER pair', async () => {
+    const stranger = client(endpoint);
+    const answers = [
+      await failure(stranger.send(new PutObjectCommand({ Bucket: 'uploads', Key: 'creds/stranger.txt', Body: 'planted' }))),
+      await failure(stranger.send(new GetObjectCommand({ Bucket: 'uploads', Key: 'creds/api.txt' }))),
+    ];
+    stranger.destroy();
+    expect(answers).toEqual([
+      { name: 'InvalidAccessKeyId', status: 403 },
+      { name: 'InvalidAccessKeyId', status: 403 },
+    ]);
+  });
+});
