@@ -4,11 +4,14 @@
  * real server on a free port, driven by the AWS SDK, its presigner and fetch.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
   S3Client,
@@ -16,6 +19,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { startLocalRuntime, type LocalRuntime } from '../../infra/local/runtime';
 import { getS3 } from '../../lib/storage/s3';
 import { resetRuntime, startTestStorage, type TestStorage } from '../helpers/runtime';
@@ -61,6 +65,35 @@ const failure = (promise: Promise<unknown>) =>
     (error: unknown) => ({ name: (error as S3ServiceException).name, status: (error as S3ServiceException).$metadata?.httpStatusCode }),
   );
 
+/** node:crypto as the hash the SigV4 signer asks for. */
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+const binary = (data: SourceData): BinaryLike =>
+  typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+class Sha256 {
+  private readonly hash;
+  constructor(secret?: SourceData) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', binary(secret));
+  }
+  update(data: SourceData): void {
+    this.hash.update(binary(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return this.hash.digest();
+  }
+  reset(): void {}
+}
+
+/** A request signed for exactly the raw path given (the SDK refuses to build these). */
+async function signedFetch(method: string, rawPath: string, body?: string): Promise<Response> {
+  const url = new URL(storage.endpoint);
+  const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, sha256: Sha256, uriEscapePath: false });
+  const [pathname = '/', search = ''] = rawPath.split('?');
+  const query = Object.fromEntries(new URLSearchParams(search));
+  const headers = { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }) };
+  const signed = await signer.sign({ method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: pathname, query, headers });
+  return fetch(`${storage.endpoint}${rawPath}`, { method, headers: signed.headers, body });
+}
+
 describe('the file system under the bucket', () => {
   // s3rver joins uploadId and partNumber from the query into a file path unchecked; S3 answers
   // NoSuchUpload for an upload it never started.
@@ -102,6 +135,62 @@ describe('the file system under the bucket', () => {
     expect(listing(target)).toEqual([]);
     expect(put.status).toBeLessThan(500);
     if (put.status === 200) expect(await (await s3.send(new GetObjectCommand({ Bucket, Key }))).Body?.transformToString()).toBe('planted');
+  });
+
+  // The bucket is a folder too, and s3rver checks its name only when creating one: DELETE of
+  // a "bucket" `../x` removed any folder it found no objects in.
+  it('is not removed through a bucket name with dot segments', async () => {
+    const victim = outside();
+    fs.writeFileSync(path.join(victim, 'precious.txt'), 'keep me');
+    const bucket = path.relative(storage.directory, victim);
+    const answer = await signedFetch('DELETE', `/${encodeURIComponent(bucket)}`);
+    expect(listing(victim)).toEqual(['precious.txt']);
+    expect([answer.status, await answer.text()]).toEqual([400, expect.stringContaining('<Code>InvalidBucketName</Code>')]);
+  });
+
+  // x-amz-copy-source names a bucket and key s3rver reads files from.
+  it('is not read through a copy source with dot segments', async () => {
+    const victim = outside();
+    fs.writeFileSync(path.join(victim, 'loot._S3rver_object'), 'secret');
+    const CopySource = `${Bucket}/${path.relative(path.join(storage.directory, Bucket), victim)}/loot`;
+    const answer = await failure(s3.send(new CopyObjectCommand({ Bucket, Key: 'copied/loot', CopySource })));
+    expect(answer).toEqual({ name: 'InvalidArgument', status: 400 });
+    expect(await failure(s3.send(new GetObjectCommand({ Bucket, Key: 'copied/loot' })))).toEqual({ name: 'NoSuchKey', status: 404 });
+  });
+
+  // S3's limits, where s3rver would build a file name from them or fail with a 500.
+  it('answers part numbers, keys and upload ids S3 would refuse with S3\'s 4xx', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'mp/x' }));
+    const part = async (PartNumber: unknown, uploadId = UploadId) => {
+      const url = await getSignedUrl(s3, new UploadPartCommand({ Bucket, Key: 'mp/x', UploadId: uploadId, PartNumber: PartNumber as number }), { expiresIn: 60 });
+      const answer = await fetch(url, { method: 'PUT', body: 'part' });
+      return [PartNumber, answer.status, (/<Code>(\w+)<\/Code>/.exec(await answer.text()) ?? [])[1] ?? 'none'];
+    };
+    const answers = [];
+    for (const PartNumber of [0, 10_001, '1.5', '01', 'evil.sh', 1, 10_000]) answers.push(await part(PartNumber));
+    answers.push(await part(1, 'ffffffffffffffffffffffffffffffff'));
+    expect(answers).toEqual([
+      [0, 400, 'InvalidArgument'],
+      [10_001, 400, 'InvalidArgument'],
+      ['1.5', 400, 'InvalidArgument'],
+      ['01', 400, 'InvalidArgument'],
+      ['evil.sh', 400, 'InvalidArgument'],
+      [1, 200, 'none'],
+      [10_000, 200, 'none'],
+      [1, 404, 'NoSuchUpload'],
+    ]);
+    const noPartNumber = await signedFetch('PUT', `/${Bucket}/mp/x?uploadId=${UploadId}`, 'part');
+    expect(noPartNumber.status).toBe(400);
+
+    const keys = [
+      ['k'.repeat(1025), 'KeyTooLongError'],
+      ['nul/a\u0000b', 'InvalidArgument'],
+      ['._S3rver_uploads/x', 'InvalidArgument'],
+    ];
+    for (const [Key, code] of keys) {
+      expect([Key, await failure(s3.send(new PutObjectCommand({ Bucket, Key, Body: 'x' })))]).toEqual([Key, { name: code, status: 400 }]);
+    }
+    expect(await failure(s3.send(new PutObjectCommand({ Bucket, Key: `ok/${'k'.repeat(200)}`, Body: 'x' })))).toEqual({ name: 'succeeded', status: 200 });
   });
 });
 
