@@ -129,6 +129,7 @@ export async function startEmbeddedS3(options: EmbeddedS3Options): Promise<Embed
     handle(req, res);
   };
   const server = http.createServer((req, res) => {
+    finalizeResponse(req, res, server.keepAliveTimeout);
     // Browsers send preflights without credentials; s3rver answers them from the bucket's CORS rules.
     if (req.method === 'OPTIONS') return handle(req, res);
     admit(req, res).catch((error: unknown) =>
@@ -294,6 +295,43 @@ function confineToBuckets(store: FilesystemStore): void {
   };
 }
 
+/** How long a body nobody reads may pause before its connection is closed. */
+const UNREAD_BODY_IDLE_MS = 500;
+/** A body nobody reads is not waited for at all if it is larger than this. */
+const UNREAD_BODY_MAX_BYTES = 64 * 1024 ** 2;
+
+/**
+ * What every response gets, whoever writes it (s3rver or {@link refuse}):
+ * - `Access-Control-Allow-Credentials` only with a named origin; with `*` browsers refuse it
+ *   and it only claims more than is allowed.
+ * - A response sent before the request's body arrived (a refusal, an error): Node then reads
+ *   and discards the rest to keep the connection, and a client that never sends it held the
+ *   connection until the 5 s keep-alive timeout. A client still sending may finish (so it can
+ *   read the answer instead of a broken pipe), but a pause or a large remainder closes it.
+ */
+function finalizeResponse(req: http.IncomingMessage, res: http.ServerResponse, keepAliveTimeout: number): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: http.ServerResponse, ...args: Parameters<typeof writeHead>) {
+    // refuse() passes its headers here and leaves the credentials header out for `*` itself.
+    if (String(res.getHeader('access-control-allow-origin')) === '*') res.removeHeader('access-control-allow-credentials');
+    return writeHead.apply(this, args);
+  } as typeof res.writeHead;
+  res.once('finish', () => {
+    if (req.complete) return;
+    const socket = req.socket;
+    // Chunked bodies have no declared length: not waited for either.
+    const declared = Number(req.headers['content-length'] ?? Number.POSITIVE_INFINITY);
+    if (!(declared <= UNREAD_BODY_MAX_BYTES)) return void socket.destroy();
+    const idle = () => socket.destroy();
+    socket.setTimeout(UNREAD_BODY_IDLE_MS, idle);
+    // Drained: back to Node's keep-alive timeout for the next request.
+    req.once('end', () => {
+      socket.off('timeout', idle);
+      socket.setTimeout(keepAliveTimeout);
+    });
+  });
+}
+
 /** The body as it streams, failing at its end if its SHA-256 is not the signed one, and if it stops short. */
 function checkedBody(req: http.IncomingMessage, expected: string): http.IncomingMessage {
   const hash = createHash('sha256');
@@ -366,7 +404,8 @@ async function corsHeaders(store: FilesystemStore, req: http.IncomingMessage): P
     'Access-Control-Allow-Origin': rule.hasWildcardOrigin ? '*' : origin,
     ...(rule.exposeHeaders.length ? { 'Access-Control-Expose-Headers': rule.exposeHeaders.join(', ') } : {}),
     ...(rule.maxAgeSeconds !== undefined ? { 'Access-Control-Max-Age': String(rule.maxAgeSeconds) } : {}),
-    'Access-Control-Allow-Credentials': 'true',
+    // Credentials may not go with `*` (browsers refuse it); s3rver says so anyway.
+    ...(rule.hasWildcardOrigin ? {} : { 'Access-Control-Allow-Credentials': 'true' }),
     Vary: 'Origin, Access-Control-Request-Headers, Access-Control-Request-Method',
   };
 }

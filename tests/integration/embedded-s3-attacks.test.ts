@@ -194,6 +194,42 @@ describe('the file system under the bucket', () => {
   });
 });
 
+describe('HTTP', () => {
+  // `*` with credentials is what browsers refuse anyway; it only claims more than is allowed.
+  it('does not pair Access-Control-Allow-Credentials with a wildcard origin', async () => {
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'cors/a.txt', Body: 'a' }));
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket, Key: 'cors/a.txt' }), { expiresIn: 60 });
+    const headers = { origin: 'https://elsewhere.example' };
+    for (const answer of [await fetch(url, { headers }), await fetch(url.replace(/X-Amz-Signature=\w/, 'X-Amz-Signature=0'), { headers })]) {
+      expect([answer.status, answer.headers.get('access-control-allow-origin'), answer.headers.get('access-control-allow-credentials')]).toEqual([answer.status, '*', null]);
+      await answer.arrayBuffer();
+    }
+  });
+
+  // Refused before its body arrives, a request must not hold its connection waiting for it
+  // (Node's keep-alive timeout would hold it 5 s); one whose body is still coming may finish
+  // sending it and read the answer (tests/e2e/direct-upload: an oversized part gets its 403).
+  it('closes the connection of a refused request whose body stops coming', async () => {
+    const socket = net.connect(Number(new URL(storage.endpoint).port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(`PUT /${Bucket}/slow.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nonly the start`);
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 403 /);
+  }, 3_000);
+
+  it('closes at once the connection of a refused request whose body is too large to wait for', async () => {
+    const socket = net.connect(Number(new URL(storage.endpoint).port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(`PUT /${Bucket}/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${5 * 1024 ** 3}\r\n\r\nonly the start`);
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 403 /);
+  }, 3_000);
+});
+
 describe('presigned GET query parameters', () => {
   // The verifier decodes `+` as itself, s3rver (Koa's querystring) as a space: a signed
   // `%2B` sent as `+` still verifies, and s3rver serves another value than the signed one.
