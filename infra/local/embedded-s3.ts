@@ -9,8 +9,18 @@ import { pipeline } from 'node:stream/promises';
 import S3rver from 's3rver';
 import { verifySigV4, type S3ErrorAnswer } from './sigv4-verifier';
 
-/** s3rver's built-in account: the only credentials the embedded server accepts. */
-export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+/** An access key pair the embedded server accepts. */
+export interface EmbeddedS3Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+/**
+ * s3rver's well-known default pair, for tests' throwaway servers only: it is public, so anyone
+ * who reaches the port (or any web page, through the bucket's CORS rule) could sign with it.
+ * The local runtime passes configured or generated credentials instead.
+ */
+export const EMBEDDED_S3_CREDENTIALS: EmbeddedS3Credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export interface EmbeddedS3Options {
   /** Interface to listen on; loopback unless told otherwise. */
@@ -18,6 +28,8 @@ export interface EmbeddedS3Options {
   readonly port: number;
   readonly directory: string;
   readonly bucket: string;
+  /** The only access key pair whose signatures are accepted. */
+  readonly credentials: EmbeddedS3Credentials;
   /** The region signatures must be scoped to (S3 refuses others); default us-east-1. */
   readonly region?: string;
   /** Origins browsers may PUT from (presigned uploads); empty means any. */
@@ -27,6 +39,32 @@ export interface EmbeddedS3Options {
 export interface EmbeddedS3 {
   readonly port: number;
   close(): Promise<void>;
+}
+
+interface AWSAccountModel {
+  createKeyPair(accessKeyId: string, secretAccessKey: string): void;
+  revokeAccessKey(accessKeyId: string): void;
+}
+/**
+ * s3rver's own (signature version 2 only) check wants the access key in its process-wide
+ * account registry; the SigV4 verifier in front is what decides, so the key is registered
+ * while a server that accepts it runs (counted: tests run several servers in one process).
+ */
+const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account') as { DUMMY_ACCOUNT: AWSAccountModel };
+const registeredKeys = new Map<string, number>();
+function registerKey({ accessKeyId, secretAccessKey }: EmbeddedS3Credentials): () => void {
+  DUMMY_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
+  registeredKeys.set(accessKeyId, (registeredKeys.get(accessKeyId) ?? 0) + 1);
+  let registered = true;
+  return () => {
+    if (!registered) return;
+    registered = false;
+    const left = (registeredKeys.get(accessKeyId) ?? 1) - 1;
+    if (left > 0) return void registeredKeys.set(accessKeyId, left);
+    registeredKeys.delete(accessKeyId);
+    // s3rver's own pair stays, as s3rver's module registered it.
+    if (accessKeyId !== EMBEDDED_S3_CREDENTIALS.accessKeyId) DUMMY_ACCOUNT.revokeAccessKey(accessKeyId);
+  };
 }
 
 type S3ErrorInstance = Error & { status: number };
@@ -110,7 +148,8 @@ export async function startEmbeddedS3(options: EmbeddedS3Options): Promise<Embed
 
   const handle = app.callback();
   const region = options.region ?? 'us-east-1';
-  const secretFor = (accessKeyId: string) => (accessKeyId === EMBEDDED_S3_CREDENTIALS.accessKeyId ? EMBEDDED_S3_CREDENTIALS.secretAccessKey : undefined);
+  const { accessKeyId, secretAccessKey } = options.credentials;
+  const secretFor = (id: string) => (id === accessKeyId ? secretAccessKey : undefined);
   const admit = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const verdict = await verifySigV4({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headersDistinct }, { secretFor, region });
     if (!verdict.ok) return refuse(store, req, res, verdict.error);
@@ -136,15 +175,22 @@ export async function startEmbeddedS3(options: EmbeddedS3Options): Promise<Embed
       refuse(store, req, res, { status: 500, code: 'InternalError', message: `We encountered an internal error: ${String(error)}` }).catch(() => res.destroy()),
     );
   });
+  const unregisterKey = registerKey(options.credentials);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => resolve());
+  }).catch((error: unknown) => {
+    unregisterKey();
+    throw error;
   });
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        server.close(() => {
+          unregisterKey();
+          resolve();
+        });
         server.closeAllConnections();
       }),
   };

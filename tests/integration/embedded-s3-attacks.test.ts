@@ -294,3 +294,50 @@ describe('the local runtime\'s storage credentials', () => {
     ]);
   });
 });
+
+describe('the local runtime\'s generated storage credentials', () => {
+  const saved = { ...process.env };
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-gencreds-'));
+  const start = async () => {
+    for (const name of ['S3_ENDPOINT', 'S3_PUBLIC_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) delete process.env[name];
+    Object.assign(process.env, { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', S3_PORT: '0', S3_BUCKET: 'uploads' });
+    resetRuntime();
+    return startLocalRuntime();
+  };
+  afterAll(() => {
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
+    resetRuntime();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  // Without S3_ACCESS_KEY_ID the pair is random, kept like the JWT secret, and the same after a restart.
+  it('are random, kept in DATA_DIR for this user only, reused on restart, and only the id is printed', async () => {
+    const first = await start();
+    const file = path.join(dataDir, 's3-credentials');
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { accessKeyId: string; secretAccessKey: string };
+    try {
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(stored.accessKeyId).not.toBe('S3RVER');
+      expect(stored.secretAccessKey.length).toBeGreaterThanOrEqual(32);
+      expect([process.env.S3_ACCESS_KEY_ID, process.env.S3_SECRET_ACCESS_KEY]).toEqual([stored.accessKeyId, stored.secretAccessKey]);
+      expect(first.notes.join('\n')).toContain(stored.accessKeyId);
+      expect(first.notes.join('\n')).toContain(file);
+      expect(first.notes.join('\n')).not.toContain(stored.secretAccessKey);
+      expect(await failure(getS3().send(new PutObjectCommand({ Bucket: 'uploads', Key: 'gen/a.txt', Body: 'a' })))).toEqual({ name: 'succeeded', status: 200 });
+    } finally {
+      await first.close();
+    }
+    const second = await start();
+    try {
+      expect(process.env.S3_ACCESS_KEY_ID).toBe(stored.accessKeyId);
+      const stranger = client(process.env.S3_ENDPOINT ?? '');
+      expect(await failure(stranger.send(new GetObjectCommand({ Bucket: 'uploads', Key: 'gen/a.txt' })))).toEqual({ name: 'InvalidAccessKeyId', status: 403 });
+      stranger.destroy();
+      const body = await (await getS3().send(new GetObjectCommand({ Bucket: 'uploads', Key: 'gen/a.txt' }))).Body?.transformToString();
+      expect(body).toBe('a');
+    } finally {
+      await second.close();
+    }
+  });
+});
