@@ -114,7 +114,10 @@ const claimedSha256 = new WeakMap<http.IncomingMessage, string>();
  *   Authorization header or in the query string (presigned URLs): s3rver itself checks only
  *   that the access key exists. So a URL whose signed Content-Length, Content-Type or
  *   `response-content-disposition` was changed, an expired URL, a tampered signature or an
- *   anonymous request is refused with S3's 403 and XML error, as AWS would.
+ *   anonymous request is refused with S3's 403 and XML error, as AWS would. Only the one key
+ *   pair given is accepted, never s3rver's public default.
+ * - No request reaches outside its bucket's folder: s3rver makes file paths of the bucket, the
+ *   key, `uploadId` and `partNumber` unchecked (see {@link checkTargets}, {@link confineToBuckets}).
  * - A body whose signed SHA-256 (`x-amz-content-sha256`) does not match is refused
  *   (XAmzContentSHA256Mismatch), checked while it streams; bodies are never held in memory.
  * - Objects and parts are written to a temporary file and renamed into place, so a failed,
