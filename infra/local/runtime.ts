@@ -7,7 +7,7 @@ import { closeDb, getDb } from '../../lib/db/connection';
 import { sweepExpiredUploads } from '../../lib/direct-uploads';
 import { resetSigningKey } from '../../lib/auth/signing-key';
 import { getS3, resetS3 } from '../../lib/storage/s3';
-import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from './embedded-s3';
+import { startEmbeddedS3, type EmbeddedS3, type EmbeddedS3Credentials } from './embedded-s3';
 import { startApiServer } from './server';
 
 export interface LocalRuntime {
@@ -39,15 +39,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   env.DATA_DIR = dataDir;
 
   if (!env.JWT_SECRET && !env.JWT_SECRET_ARN && env.NODE_ENV !== 'production') {
-    const { secret, created } = developmentSecret(dataDir);
+    const { secret, file, created } = developmentSecret(dataDir, 'jwt-secret', () => randomBytes(32).toString('hex'), (value) => Buffer.byteLength(value) >= 32);
     env.JWT_SECRET = secret;
-    notes.push(`${created ? 'Generated' : 'Using'} a development JWT secret in ${path.join(dataDir, 'jwt-secret')} (set JWT_SECRET to use your own)`);
+    notes.push(`${created ? 'Generated' : 'Using'} a development JWT secret in ${file} (set JWT_SECRET to use your own)`);
   }
 
   let embedded: EmbeddedS3 | undefined;
   if (!env.S3_ENDPOINT) {
     resetConfig();
-    const config = getConfig(); // validates S3_PORT, S3_BUCKET, HOST before anything listens
+    const config = getConfig(); // validates S3_PORT, S3_BUCKET, HOST and the key pair before anything listens
+    const credentials = embeddedCredentials(config.s3, dataDir);
     embedded = await startEmbeddedS3({
       host: config.local.host,
       port: config.local.s3Port,
@@ -55,12 +56,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       bucket: config.s3.bucket,
       region: config.s3.region,
       corsOrigins: config.corsOrigins,
+      credentials: credentials.pair,
     });
     const host = ['0.0.0.0', '::'].includes(config.local.host) ? 'localhost' : config.local.host;
     env.S3_ENDPOINT = `http://${host}:${embedded.port}`;
-    env.S3_ACCESS_KEY_ID ||= EMBEDDED_S3_CREDENTIALS.accessKeyId;
-    env.S3_SECRET_ACCESS_KEY ||= EMBEDDED_S3_CREDENTIALS.secretAccessKey;
-    notes.push(`Embedded S3 server (s3rver, SigV4-verified like AWS; credentials S3RVER/S3RVER) keeps objects in ${path.join(dataDir, 's3')}`);
+    // The API signs with the very pair the server accepts.
+    env.S3_ACCESS_KEY_ID = credentials.pair.accessKeyId;
+    env.S3_SECRET_ACCESS_KEY = credentials.pair.secretAccessKey;
+    notes.push(`Embedded S3 server (s3rver, SigV4-verified like AWS) keeps objects in ${path.join(dataDir, 's3')}`);
+    notes.push(`Embedded S3 access key id: ${credentials.pair.accessKeyId} (${credentials.origin})`);
   }
 
   resetConfig();
@@ -108,18 +112,49 @@ function startSweeper(log: ((line: string) => void) | undefined): NodeJS.Timeout
   return setInterval(sweep, 5 * 60_000).unref();
 }
 
-/** The secret persisted in `DATA_DIR/jwt-secret` (mode 0600), created on first start. */
-function developmentSecret(dataDir: string): { secret: string; created: boolean } {
-  const file = path.join(dataDir, 'jwt-secret');
+/**
+ * A development secret persisted in `DATA_DIR/<name>` (mode 0600: only this user can read it),
+ * created on first start and reused after, so restarts keep tokens and stored URLs valid.
+ */
+function developmentSecret(dataDir: string, name: string, create: () => string, usable: (secret: string) => boolean): { secret: string; file: string; created: boolean } {
+  const file = path.join(dataDir, name);
   try {
     const secret = fs.readFileSync(file, 'utf8').trim();
-    if (Buffer.byteLength(secret) >= 32) return { secret, created: false };
+    if (usable(secret)) return { secret, file, created: false };
   } catch {
     // not there yet
   }
-  const secret = randomBytes(32).toString('hex');
+  const secret = create();
   fs.writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  return { secret, created: true };
+  // The mode above applies only to a new file; one that was there (unusable) may be readable.
+  fs.chmodSync(file, 0o600);
+  return { secret, file, created: true };
+}
+
+/**
+ * The key pair the embedded S3 server accepts and the API signs with: S3_ACCESS_KEY_ID /
+ * S3_SECRET_ACCESS_KEY when set, else a random pair generated once into
+ * `DATA_DIR/s3-credentials`. Never a fixed pair: anyone who reaches the port, or any web page
+ * through the bucket's CORS rule, could sign with a public one.
+ */
+function embeddedCredentials(s3: { accessKeyId?: string; secretAccessKey?: string }, dataDir: string): { pair: EmbeddedS3Credentials; origin: string } {
+  if (s3.accessKeyId && s3.secretAccessKey) {
+    return { pair: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, origin: 'from S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY' };
+  }
+  const parse = (text: string): EmbeddedS3Credentials | undefined => {
+    try {
+      const value: unknown = JSON.parse(text);
+      if (typeof value !== 'object' || value === null) return undefined;
+      const { accessKeyId, secretAccessKey } = value as Record<string, unknown>;
+      return typeof accessKeyId === 'string' && accessKeyId && typeof secretAccessKey === 'string' && secretAccessKey.length >= 32 ? { accessKeyId, secretAccessKey } : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const create = () => JSON.stringify({ accessKeyId: `LOCAL${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') }, null, 2);
+  const { secret, file, created } = developmentSecret(dataDir, 's3-credentials', create, (text) => parse(text) !== undefined);
+  const pair = parse(secret) as EmbeddedS3Credentials;
+  return { pair, origin: `${created ? 'generated into' : 'secret in'} ${file}; set S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY to choose your own` };
 }
 
 /** Creates the bucket on an external S3-compatible server (MinIO) if it is missing. */

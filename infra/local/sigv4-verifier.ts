@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual, type BinaryLike } from 'node:crypto';
+import querystring from 'node:querystring';
 import {
   ALGORITHM_IDENTIFIER,
   MAX_PRESIGNED_TTL,
@@ -123,21 +124,31 @@ function canonicalPath(rawPath: string): string | undefined {
   }
 }
 
-/** The query as decoded name/value pairs, repeated names kept (the library sorts and encodes them). */
+/** Koa, and so s3rver, reads at most this many query parameters (node:querystring's default). */
+const MAX_QUERY_PARAMETERS = 1000;
+
+/**
+ * The query as decoded name/value pairs, repeated names kept (the library sorts and encodes
+ * them), decoded exactly as s3rver will read it: Koa builds `ctx.query` with node:querystring,
+ * which reads `+` as a space (as AWS does). Decoding it any other way would let a signed `%2B`
+ * sent as `+` verify while s3rver serves another value than the signed one.
+ */
 function parseQuery(rawQuery: string): QueryParameterBag | undefined {
-  const query: Record<string, string | string[]> = {};
-  try {
-    for (const pair of rawQuery.split('&')) {
-      if (!pair) continue;
-      const at = pair.indexOf('=');
-      const name = decodeURIComponent(at === -1 ? pair : pair.slice(0, at));
-      const value = at === -1 ? '' : decodeURIComponent(pair.slice(at + 1));
-      const previous = query[name];
-      query[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+  const pairs = rawQuery.split('&');
+  // Beyond the limit Koa drops parameters the signature would still cover.
+  if (pairs.length > MAX_QUERY_PARAMETERS) return undefined;
+  // node:querystring keeps a malformed %-escape as it is; S3 refuses the URI, and so does this.
+  for (const pair of pairs) {
+    for (const part of pair.split('=')) {
+      try {
+        decodeURIComponent(part.replace(/\+/g, ' '));
+      } catch {
+        return undefined;
+      }
     }
-  } catch {
-    return undefined;
   }
+  const query: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(querystring.parse(rawQuery))) if (value !== undefined) query[name] = value;
   return query;
 }
 
@@ -183,6 +194,8 @@ function parseCredential(value: string): Credential | undefined {
  */
 export async function verifySigV4(request: IncomingSignedRequest, options: VerifierOptions): Promise<Verdict> {
   const now = options.now?.() ?? new Date();
+  // Koa cuts a fragment off the URL it serves, the verifier would sign it as part of the query.
+  if (request.url.includes('#')) return fail(400, 'InvalidURI', "Couldn't parse the specified URI.");
   const at = request.url.indexOf('?');
   const rawPath = at === -1 ? request.url : request.url.slice(0, at);
   const query = parseQuery(at === -1 ? '' : request.url.slice(at + 1));
@@ -200,6 +213,17 @@ export async function verifySigV4(request: IncomingSignedRequest, options: Verif
   if (authorization === undefined && !presigned) {
     if ('Signature' in query || 'AWSAccessKeyId' in query) return signatureV2();
     return accessDenied('Access Denied');
+  }
+  // The library leaves every case of X-Amz-Signature out of the canonical query, so a second
+  // one (`&x-amz-signature=...`) would ride along unsigned; S3 takes one signature, in one place.
+  const signatures =
+    Object.entries(query)
+      .filter(([name]) => name.toLowerCase() === 'x-amz-signature')
+      .reduce((count, [, value]) => count + (Array.isArray(value) ? value.length : 1), 0) + (authorization === undefined ? 0 : 1);
+  if (signatures > 1) {
+    return fail(400, 'InvalidArgument', 'Only one signature is allowed: a single X-Amz-Signature query parameter or the Authorization header', {
+      ArgumentName: 'X-Amz-Signature',
+    });
   }
 
   let credential: Credential | undefined;

@@ -28,7 +28,7 @@ export interface TestStorage {
  */
 export async function startTestStorage(bucket = 'uploads'): Promise<TestStorage> {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-s3-'));
-  const server = await startEmbeddedS3({ host: '127.0.0.1', port: 0, directory, bucket });
+  const server = await startEmbeddedS3({ host: '127.0.0.1', port: 0, directory, bucket, credentials: EMBEDDED_S3_CREDENTIALS });
   const endpoint = `http://127.0.0.1:${server.port}`;
   Object.assign(process.env, {
     S3_ENDPOINT: endpoint,

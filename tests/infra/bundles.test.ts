@@ -204,7 +204,7 @@ beforeAll(async () => {
   assets = synthesizeAssets(path.join(work, 'cdk.out'));
   efs = path.join(work, 'efs');
   fs.mkdirSync(efs);
-  storage = await startEmbeddedS3({ host: '127.0.0.1', port: 0, directory: path.join(work, 's3'), bucket: BUCKET, region: REGION });
+  storage = await startEmbeddedS3({ host: '127.0.0.1', port: 0, directory: path.join(work, 's3'), bucket: BUCKET, region: REGION, credentials: EMBEDDED_S3_CREDENTIALS });
   s3Endpoint = `http://127.0.0.1:${storage.port}`;
   inBucket = expect.stringMatching(new RegExp(`^${s3Endpoint}/${BUCKET}/`));
   secrets = await startFakeSecretsManager(SECRET);

@@ -167,4 +167,25 @@ describe('URLs the AWS SDK presigns', () => {
     const wrongSecret = await verifySigV4(asReceived(signed, 'PUT', { 'content-type': 'image/png', 'content-length': '1234' }), { ...options, secretFor: () => 'other' });
     expect(wrongSecret).toMatchObject({ ok: false, error: { code: 'SignatureDoesNotMatch' } });
   });
+
+  // s3rver reads the query with node:querystring (`+` is a space, as in AWS): a signed `%2B`
+  // sent as `+` is another value, so it must not verify.
+  it('reads + in the query as a space, as s3rver and AWS do', async () => {
+    const signed = await getSignedUrl(client, new GetObjectCommand({ Bucket: 'uploads', Key: 'a.svg', ResponseContentType: 'image/svg+xml' }), { expiresIn: 60 });
+    expect(await verifySigV4(asReceived(signed, 'GET'), options)).toMatchObject({ ok: true });
+    const plus = await verifySigV4(asReceived(signed.replace(/%2B/g, '+'), 'GET'), options);
+    expect(plus).toMatchObject({ ok: false, error: { status: 403, code: 'SignatureDoesNotMatch' } });
+    const spaced = await getSignedUrl(client, new GetObjectCommand({ Bucket: 'uploads', Key: 'a.txt', ResponseContentDisposition: 'attachment; filename="a b.txt"' }), { expiresIn: 60 });
+    expect(await verifySigV4(asReceived(spaced.replace(/%20/g, '+'), 'GET'), options)).toMatchObject({ ok: true });
+  });
+
+  it('refuses a second signature in any case, and a fragment s3rver would cut off', async () => {
+    const signed = await getSignedUrl(client, new GetObjectCommand({ Bucket: 'uploads', Key: 'a.txt' }), { expiresIn: 60 });
+    for (const extra of ['&x-amz-signature=zzz', '&X-AMZ-SIGNATURE=zzz', '&X-Amz-Signature=zzz']) {
+      expect([extra, await verifySigV4(asReceived(`${signed}${extra}`, 'GET'), options)]).toEqual([extra, expect.objectContaining({ ok: false, error: expect.objectContaining({ status: 400 }) })]);
+    }
+    const url = new URL(signed);
+    const fragment = request('GET', `${url.pathname}${url.search}#x`, { host: url.host });
+    expect(await verifySigV4(fragment, options)).toMatchObject({ ok: false, error: { status: 400, code: 'InvalidURI' } });
+  });
 });
