@@ -117,6 +117,16 @@ describe('POST /upload', () => {
     expect(result.body.key).not.toContain('..');
   });
 
+  it('stores a file with a 400-character name: the key segment stays within 200 bytes and keeps the extension', async () => {
+    const filename = `${'long-name-'.repeat(40)}.txt`;
+    const result = await invoke(upload, uploadEvent([{ name: 'file', filename, content: 'long' }]));
+    expect(result.status).toBe(200);
+    const segment = String(result.body.key).split('/').pop() ?? '';
+    expect(Buffer.byteLength(segment)).toBeLessThanOrEqual(200);
+    expect(segment).toMatch(/^[0-9a-f-]{36}-long-name-.*\.txt$/);
+    expect(await (await fetch(result.body.url)).text()).toBe('long');
+  });
+
   it('answers 422 for a name that sanitizes to nothing, a missing file field and an empty file', async () => {
     const nameless = await invoke(upload, uploadEvent([{ name: 'file', filename: '../..', content: 'x' }]));
     expect([nameless.status, nameless.headers['content-type']]).toEqual([422, 'application/problem+json']);
