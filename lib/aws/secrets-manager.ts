@@ -32,7 +32,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 export interface GetSecretValueOptions {
   /** `AWSCURRENT` (what Secrets Manager returns when none is given), `AWSPREVIOUS`, or a custom label. */
   readonly versionStage?: string;
-  /** Per attempt, in milliseconds. Default 3000. */
+  /** Per attempt, in milliseconds. Default 2000: three attempts and their backoff end within ~6.3 s, inside the functions' 10 s timeout with room for a cold start. */
   readonly timeoutMs?: number;
   /** Attempts in all, the first included. Default 3 (the SDK's standard retry mode). */
   readonly maxAttempts?: number;
@@ -123,8 +123,19 @@ function resolveTarget(env: NodeJS.ProcessEnv): Target {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new SecretsManagerError('Secrets Manager: the endpoint URL must be http(s)', 'ConfigError', undefined, false);
   }
+  // The request carries the session token and the answer is the signing key: cleartext only to a
+  // stand-in on this machine (tests, local tools), never across a network, whatever a stray
+  // AWS_ENDPOINT_URL says.
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    throw new SecretsManagerError('Secrets Manager: a plain-http endpoint is allowed only on loopback', 'ConfigError', undefined, false);
+  }
   const sessionToken = env.AWS_SESSION_TOKEN || undefined;
   return { url, region, credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 async function withRetries(secretId: string, target: Target, options: GetSecretValueOptions): Promise<string> {
@@ -154,7 +165,7 @@ async function attemptOnce(secretId: string, target: Target, options: GetSecretV
   const signed = await signer.sign({
     method: 'POST',
     protocol: url.protocol,
-    hostname: url.hostname,
+    hostname: url.hostname.replace(/^\[|\]$/g, ''), // node:http wants an IPv6 literal without its brackets
     ...(url.port ? { port: Number(url.port) } : {}),
     path: '/',
     query: {},
@@ -170,7 +181,7 @@ async function attemptOnce(secretId: string, target: Target, options: GetSecretV
   const label = `Secrets Manager GetSecretValue for ${secretId}`;
   let response: { status: number; headers: IncomingMessage['headers']; body: Buffer };
   try {
-    response = await post(url, signed.headers, body, options.timeoutMs ?? 3000);
+    response = await post(url, signed.headers, body, options.timeoutMs ?? 2000);
   } catch (error) {
     // Duck-typed: errors from node's own modules may come from another realm (e.g. under Jest).
     const { name, code: systemCode } = (error ?? {}) as { name?: unknown; code?: unknown };
@@ -196,7 +207,7 @@ function post(url: URL, headers: Record<string, string>, body: string, timeoutMs
   const requestOptions: RequestOptions = {
     method: 'POST',
     protocol: url.protocol,
-    hostname: url.hostname,
+    hostname: url.hostname.replace(/^\[|\]$/g, ''), // node:http wants an IPv6 literal without its brackets
     ...(url.port ? { port: Number(url.port) } : {}),
     path: '/',
     headers,
