@@ -11,14 +11,24 @@ const MAX_DISPLAY_NAME_BYTES = 255;
 const MAX_KEPT_EXTENSION = 16;
 
 /**
+ * Characters a shown name must not keep: controls (C0 and C1), format characters (bidi overrides
+ * and isolates, which make `invoice\u202Efdp.exe` display as "invoiceexe.pdf", zero-width and
+ * other invisible characters, soft hyphens) and line or paragraph separators. Zero-width joiners
+ * go too, so an emoji sequence may show as its parts: a name must read as what it is.
+ */
+const UNSHOWABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+/** In a `u` regex a surrogate pair is one code point, so this matches only unpaired halves. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/gu;
+
+/**
  * The name shown back to the user: the last path segment of what the client sent (browsers
- * and curl send a bare name, but nothing stops `../../etc/passwd` or `C:\\x\\y.pdf`), without
- * control characters, NFC-normalized, at most 255 bytes. Empty after that is a 422.
+ * and curl send a bare name, but nothing stops `../../etc/passwd` or `C:\\x\\y.pdf`), well-formed
+ * UTF-16 (a lone surrogate becomes U+FFFD), without the {@link UNSHOWABLE} characters,
+ * NFC-normalized, at most 255 bytes. Empty after that is a 422.
  */
 export function displayFilename(raw: string): string {
   const base = raw.split(/[/\\]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const cleaned = shorten(base.normalize('NFC').replace(/[\u0000-\u001f\u007f]/g, '').trim(), MAX_DISPLAY_NAME_BYTES);
+  const cleaned = shorten(base.replace(LONE_SURROGATE, '\uFFFD').normalize('NFC').replace(UNSHOWABLE, '').trim(), MAX_DISPLAY_NAME_BYTES).trim();
   if (!cleaned || cleaned === '.' || cleaned === '..') {
     throw new HttpError(422, 'The file name is empty or invalid', { errors: [{ pointer: '/file', detail: 'invalid file name' }] });
   }
