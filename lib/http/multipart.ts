@@ -92,7 +92,11 @@ export function parseMultipart(body: Buffer, contentType: string | undefined, li
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('error', (error: unknown) => fail(malformed(error)));
       stream.on('end', () => {
-        form[field] = { filename, mimetype, encoding, truncated: stream.truncated === true, content: joinSlices(body, chunks) };
+        // busboy treats a part with a non-text Content-Type as a file even without a filename
+        // parameter, and hands it over with `filename` undefined: that is an empty name (a 422
+        // where the name is needed), never a crash in the code that reads it.
+        const name = typeof filename === 'string' ? filename : '';
+        form[field] = { filename: name, mimetype, encoding, truncated: stream.truncated === true, content: joinSlices(body, chunks) };
       });
     });
     parser.on('field', (field, value) => {

@@ -32,8 +32,10 @@ afterAll(async () => {
   await storage.close();
 });
 
-function uploadEvent(parts: Parameters<typeof multipartBody>[0], options: { token?: string; contentType?: string } = {}) {
-  const { body, contentType } = multipartBody(parts);
+function uploadEvent(parts: Parameters<typeof multipartBody>[0], options: { token?: string; contentType?: string } = {}, raw?: Buffer) {
+  const built = multipartBody(parts);
+  const body = raw ?? built.body;
+  const contentType = built.contentType;
   return createTestEventV2({
     method: 'POST',
     path: '/upload',
@@ -137,6 +139,17 @@ describe('POST /upload', () => {
     expect(textField.status).toBe(422);
     const empty = await invoke(upload, uploadEvent([{ name: 'file', filename: 'empty.txt', content: '' }]));
     expect(empty.status).toBe(422);
+  });
+
+  it('answers 422, not 500, for a file part without a filename', async () => {
+    const boundary = 'NoFilenameBoundary';
+    const body = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"\r\nContent-Type: application/octet-stream\r\n\r\nhello\r\n--${boundary}--\r\n`,
+    );
+    const result = await invoke(upload, uploadEvent([], { contentType: `multipart/form-data; boundary=${boundary}` }, body));
+    expect(result.status).toBe(422);
+    expect(result.headers['content-type']).toBe('application/problem+json');
+    expect(result.body).toMatchObject({ status: 422, errors: [{ pointer: '/file', detail: expect.any(String) }] });
   });
 
   it('answers 413 instead of storing a truncated file', async () => {
