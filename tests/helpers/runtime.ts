@@ -6,6 +6,7 @@ import { resetSigningKey } from '../../lib/auth/signing-key';
 import { resetConfig } from '../../lib/config';
 import { closeDb } from '../../lib/db/connection';
 import { resetS3 } from '../../lib/storage/s3';
+import { S3Client } from '@aws-sdk/client-s3';
 
 /** Forgets every lazily created client, so the next call sees the current `process.env`. */
 export function resetRuntime(): void {
@@ -46,4 +47,19 @@ export function useFreshDatabase(journalMode: 'WAL' | 'DELETE' = 'WAL'): string 
   process.env.DATABASE_URL = `sqlite:///${file}`;
   process.env.SQLITE_JOURNAL_MODE = journalMode;
   return file;
+}
+
+/**
+ * An SDK client for the embedded server, set up like the API's own (path style, checksums only
+ * when required); the test storage's key pair unless a test wants another.
+ */
+export function testS3Client(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string } = EMBEDDED_S3_CREDENTIALS): S3Client {
+  return new S3Client({
+    endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
 }

@@ -22,21 +22,12 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { startLocalRuntime, type LocalRuntime } from '../../infra/local/runtime';
 import { getS3 } from '../../lib/storage/s3';
-import { resetRuntime, startTestStorage, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, testS3Client, type TestStorage } from '../helpers/runtime';
 
 let storage: TestStorage;
 let s3: S3Client;
 
-function client(endpoint: string, accessKeyId = 'S3RVER', secretAccessKey = 'S3RVER'): S3Client {
-  return new S3Client({
-    endpoint,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId, secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
+const client = (endpoint: string): S3Client => testS3Client(endpoint);
 
 beforeAll(async () => {
   storage = await startTestStorage('attacks');

@@ -21,22 +21,13 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { startTestStorage, type TestStorage } from '../helpers/runtime';
+import { startTestStorage, testS3Client, type TestStorage } from '../helpers/runtime';
 
 const MiB = 1024 ** 2;
 let storage: TestStorage;
 let s3: S3Client;
 
-function client(secretAccessKey = 'S3RVER', accessKeyId = 'S3RVER'): S3Client {
-  return new S3Client({
-    endpoint: storage.endpoint,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId, secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
+const client = (secretAccessKey = 'S3RVER', accessKeyId = 'S3RVER'): S3Client => testS3Client(storage.endpoint, { accessKeyId, secretAccessKey });
 
 beforeAll(async () => {
   storage = await startTestStorage('strict');
