@@ -27,6 +27,7 @@ import { request as httpRequest, type IncomingMessage, type RequestOptions } fro
 import { request as httpsRequest } from 'node:https';
 import { Hash } from '@smithy/core/serde';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { optionalTracing } from '../tracing-switch';
 
 /** Options of {@link getSecretString}; the defaults suit a Lambda cold start. */
 export interface GetSecretValueOptions {
@@ -97,11 +98,8 @@ interface Target {
 export async function getSecretString(secretId: string, options: GetSecretValueOptions = {}): Promise<string> {
   const target = resolveTarget(options.env ?? process.env);
   const call = () => withRetries(secretId, target, options);
-  // Build-time constant (infra: -c tracing=true); when off the bundler drops the tracer.
-  if (process.env.TRACING_ENABLED === 'true') {
-    return (require('../tracing') as typeof import('../tracing')).traceAwsCall('SecretsManager', 'GetSecretValue', target.region, call);
-  }
-  return call();
+  const tracing = optionalTracing();
+  return tracing ? tracing.traceAwsCall('SecretsManager', 'GetSecretValue', target.region, call) : call();
 }
 
 function resolveTarget(env: NodeJS.ProcessEnv): Target {

@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { logger } from '../logger';
 import { problemDetails } from './problem';
 import { toApiGatewayResult, type HttpResponse } from './response';
+import { optionalTracing } from '../tracing-switch';
 
 export type ApiRequest = Request<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>;
 
@@ -62,9 +63,8 @@ export function httpHandler<const O extends HandlerOptions>(
   fn: (input: HandlerInput<O>) => Promise<HttpResponse> | HttpResponse,
 ): ApiHandler {
   const chain = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>();
-  // A build-time constant in Lambda bundles (infra: -c tracing=true): when off, esbuild drops
-  // this branch and its require, so no tracer code ships at all.
-  if (process.env.TRACING_ENABLED === 'true') chain.use((require('../tracing') as typeof import('../tracing')).tracingMiddleware());
+  const tracing = optionalTracing();
+  if (tracing) chain.use(tracing.tracingMiddleware());
   // logEvent pinned off: an env switch must never put passwords or tokens into the logs.
   chain.use(injectLambdaContext(logger, { resetKeys: true, logEvent: false })).use(httpSecurityHeaders(SECURITY_HEADERS)).use(problemDetails());
   for (const name of STEP_ORDER) {

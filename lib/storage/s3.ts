@@ -1,5 +1,6 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { getConfig } from '../config';
+import { optionalTracing } from '../tracing-switch';
 
 let internal: S3Client | undefined;
 let signer: S3Client | undefined;
@@ -26,9 +27,7 @@ function createClient(endpoint: string | undefined): S3Client {
     options.credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
   }
   const client = new S3Client(options);
-  // Build-time constant (infra: -c tracing=true); when off the bundler drops the tracer.
-  if (process.env.TRACING_ENABLED === 'true') return (require('../tracing') as typeof import('../tracing')).captureClient(client);
-  return client;
+  return optionalTracing()?.captureClient(client) ?? client;
 }
 
 /** The client that talks to storage from inside (reads, writes, deletes). */
