@@ -178,45 +178,63 @@ export async function completeUpload(
     }
   }
 
+  if (landed !== row.key) {
+    // Copy first, verify after: the checks below read the object that will be served, at a key
+    // the client cannot write. Checking the staging object and then copying it would let the
+    // still-valid PUT URL swap in other bytes of the same length between check and copy.
+    try {
+      await copyObject(landed, row.key, row.content_type, ownerId, row.id);
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'NoSuchKey') throw error;
+      throw new HttpError(409, 'Nothing has been uploaded for this plan yet', { cause: error });
+    }
+  }
+  /** A lie: the plan, the copy and what arrived are deleted (never a file that is already stored). */
+  const reject = async (problem: HttpError): Promise<never> => {
+    if (forgetPendingFile(row.id)) {
+      await deleteObject(row.key);
+      if (landed !== row.key) await deleteObject(landed);
+    }
+    throw problem;
+  };
   let head;
   try {
-    head = await getS3().send(new HeadObjectCommand({ Bucket: bucket, Key: landed }));
+    head = await getS3().send(new HeadObjectCommand({ Bucket: bucket, Key: row.key }));
   } catch (error) {
     if ((error as { name?: string }).name !== 'NotFound') throw error;
     throw new HttpError(409, 'Nothing has been uploaded for this plan yet', { cause: error });
   }
-  /** A lie: the plan and what arrived are deleted (never a file that is already stored). */
-  const reject = async (problem: HttpError): Promise<never> => {
-    if (forgetPendingFile(row.id) || landed !== row.key) await deleteObject(landed);
-    throw problem;
-  };
   if (head.ContentLength !== row.size) {
     return reject(new HttpError(422, `The uploaded object is ${head.ContentLength ?? 0} bytes, not the declared ${row.size}`));
   }
   let contentType: string;
   try {
-    contentType = await verifyContentType(row.content_type, await readHead(landed));
+    contentType = await verifyContentType(row.content_type, await readHead(row.key));
     assertAllowedType(contentType);
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
     return reject(error);
   }
-
-  if (landed !== row.key) {
-    await getS3().send(
-      new CopyObjectCommand({
-        Bucket: bucket,
-        Key: row.key,
-        CopySource: `${bucket}/${landed}`, // keys are [A-Za-z0-9._/-] only: nothing to encode
-        ContentType: contentType,
-        MetadataDirective: 'REPLACE',
-        Metadata: { 'owner-id': ownerId, 'file-id': row.id },
-      }),
-    );
-    await deleteObject(landed);
-  }
+  // A declared application/octet-stream is stored as what its bytes are: the object says so too.
+  if (contentType !== row.content_type) await copyObject(row.key, row.key, contentType, ownerId, row.id);
+  if (landed !== row.key) await deleteObject(landed);
   if (!markStored(row.id, row.size, contentType)) return settled(ownerId, id, row.key);
   return completed({ ...row, content_type: contentType });
+}
+
+/** Server-side copy (to itself: a metadata update) with the file's type and ownership metadata. */
+async function copyObject(from: string, to: string, contentType: string, ownerId: string, fileId: string): Promise<void> {
+  const bucket = getConfig().s3.bucket;
+  await getS3().send(
+    new CopyObjectCommand({
+      Bucket: bucket,
+      Key: to,
+      CopySource: `${bucket}/${from}`, // keys are [A-Za-z0-9._/-] only: nothing to encode
+      ContentType: contentType,
+      MetadataDirective: 'REPLACE',
+      Metadata: { 'owner-id': ownerId, 'file-id': fileId },
+    }),
+  );
 }
 
 /**

@@ -1,0 +1,103 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { fileTypeFromBuffer } from 'file-type/core';
+import BetterSqlite3 from 'better-sqlite3';
+import { handler as login } from '../../functions/auth-login';
+import { handler as register } from '../../functions/auth-register';
+import { handler as complete } from '../../functions/uploads-complete';
+import { handler as plan } from '../../functions/uploads-plan';
+import { createTestEventV2, invoke, type InvokeResult } from '../helpers/events';
+import { pngBytes } from '../helpers/fixtures';
+import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+
+/**
+ * Issue 7 review findings on direct-upload completion: what the still-valid presigned PUT URL
+ * can do while and after a completion runs, and what racing completions of one plan answer.
+ */
+const MiB = 1024 ** 2;
+let storage: TestStorage;
+let dbFile: string;
+let token: string;
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  dbFile = useFreshDatabase();
+  process.env.MULTIPART_THRESHOLD_BYTES = String(5 * MiB);
+  process.env.USER_QUOTA_BYTES = String(100 * MiB);
+  resetRuntime();
+  const credentials = { email: 'racer@example.com', password: 'SecurePassword123!' };
+  await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
+  token = (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
+});
+afterAll(async () => {
+  resetRuntime();
+  await storage.close();
+});
+
+const planUpload = (json: unknown) => invoke(plan, createTestEventV2({ method: 'POST', path: '/uploads', token, json }));
+const completeEvent = (id: string, json?: unknown) =>
+  createTestEventV2({ method: 'POST', path: `/uploads/${id}/complete`, routeKey: 'POST /uploads/{id}/complete', pathParameters: { id }, token, json });
+
+async function putAsPlanned(planned: InvokeResult, bytes: Buffer): Promise<number> {
+  const response = await fetch(planned.body.upload.url, { method: 'PUT', headers: planned.body.upload.headers, body: bytes });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function objectKeys(): Promise<string[]> {
+  const s3 = testS3Client(storage.endpoint);
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: storage.bucket }));
+  s3.destroy();
+  return (listed.Contents ?? []).map((object) => object.Key ?? '');
+}
+
+function storedRow(id: string): { content_type: string; size: number; status: string } | undefined {
+  const db = new BetterSqlite3(dbFile, { readonly: true });
+  const row = db.prepare('SELECT content_type, size, status FROM files WHERE id = ?').get(id) as
+    | { content_type: string; size: number; status: string }
+    | undefined;
+  db.close();
+  return row;
+}
+
+/** The completion's answer without the download URL, which is signed anew (and timed) per call. */
+const withoutUrl = (body: Record<string, unknown>) => ({ ...body, url: typeof body.url === 'string' ? new URL(body.url).pathname : body.url });
+
+describe('completion against a racing PUT URL (type swap)', () => {
+  it('never stores bytes that contradict the stored type, whatever the URL writes during completion', async () => {
+    const outcomes: number[] = [];
+    const bypasses: string[] = [];
+    for (let round = 0; round < 30; round += 1) {
+      const png = pngBytes(24, 24);
+      // Same length, so the signed Content-Length lets it through: HTML the stored type would call a PNG.
+      const html = Buffer.concat([Buffer.from('<html><script>alert(document.domain)</script>'), Buffer.alloc(png.length, 32)]).subarray(0, png.length);
+      const planned = await planUpload({ filename: `swap-${round}.png`, content_type: 'image/png', size: png.length });
+      expect(planned.status).toBe(201);
+      expect(await putAsPlanned(planned, png)).toBe(200);
+
+      // The swaps start a little later each round, so some land between the checks and the copy.
+      let racing = true;
+      const swapper = (async () => {
+        await new Promise((resolve) => setTimeout(resolve, round % 10));
+        for (let turn = 0; racing; turn += 1) await putAsPlanned(planned, turn % 2 === 0 ? html : png);
+      })();
+      const result = await invoke(complete, completeEvent(planned.body.id));
+      racing = false;
+      await swapper;
+
+      outcomes.push(result.status);
+      expect([round, [200, 422].includes(result.status)]).toEqual([round, true]);
+      if (result.status !== 200) {
+        expect(storedRow(planned.body.id)).toBeUndefined(); // a refused plan is gone
+        continue;
+      }
+      const row = storedRow(planned.body.id);
+      expect(row).toMatchObject({ status: 'stored', content_type: 'image/png', size: png.length });
+      const served = Buffer.from(await (await fetch(result.body.url)).arrayBuffer());
+      const sniffed = (await fileTypeFromBuffer(served))?.mime;
+      if (sniffed !== row?.content_type) bypasses.push(`round ${round}: stored as ${row?.content_type}, serves ${sniffed ?? 'no signature'}`);
+    }
+    expect(bypasses).toEqual([]);
+    // The race has to have been run for real: some completions saw the PNG.
+    expect(outcomes).toContain(200);
+  }, 120_000);
+});
