@@ -13,7 +13,16 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { getConfig } from './config';
 import { assertAllowedType, normalizeContentType, SNIFF_BYTES, verifyContentType } from './content-types';
 import { getDb, statement } from './db/connection';
-import { assertWithinQuota, deleteObject, fileNotFound, forgetPendingFile, markStored, reservePendingFile } from './files';
+import {
+  assertWithinQuota,
+  claimCompletion,
+  deleteObject,
+  fileNotFound,
+  forgetPendingFile,
+  markStored,
+  releaseCompletion,
+  reservePendingFile,
+} from './files';
 import { HttpError } from './http/errors';
 import { logger } from './logger';
 import { displayFilename, objectKey, stagingKey } from './storage/keys';
@@ -128,26 +137,61 @@ interface PendingRow {
 /** S3's answers for a completion whose part list does not match what was uploaded. */
 const PART_MISMATCH = new Set(['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall']);
 
+/** How long a completion holds its plan: well past the function's timeout, so a crashed one frees it. */
+const COMPLETION_CLAIM_MS = 60_000;
+/** How long a racing completion waits for the one in progress before answering 409. */
+const COMPLETION_WAIT_MS = 10_000;
+const COMPLETION_POLL_MS = 50;
+
 /**
  * Verifies what arrived and makes it a stored file: the object exists, its size is the
  * declared size, and its leading bytes match the declared type. On any mismatch the object
  * and the plan are deleted and the answer is a 4xx, so a lie is never listed. Only the
  * planner may complete (anyone else gets 404); completing twice returns the same answer.
  *
- * A single PUT lands on a staging key and is copied to the real key once verified, so its
- * still-valid URL cannot overwrite the stored file later. A multipart upload is completed in
- * place: once completed, its part URLs are dead.
+ * One completion at a time works on a plan: it first claims the plan's row. Racing calls
+ * wait for it and then answer what it left: the stored file (the same 200), or 404 once a lie
+ * was refused and the plan deleted. Without the claim, a loser's copy or HEAD would meet the
+ * objects the winner had just moved (a 500), or overwrite the winner's verified object.
+ *
+ * A single PUT lands on a staging key and is copied to the real key before it is verified, so
+ * its still-valid URL can neither swap the bytes under the checks nor overwrite the stored file
+ * later. A multipart upload is completed in place: once completed, its part URLs are dead.
  */
 export async function completeUpload(
   ownerId: string,
   id: string,
   parts: ReadonlyArray<{ part_number: number; etag: string }> | undefined,
 ): Promise<CompletedUpload> {
-  const row = findOwnedUpload(ownerId, id);
-  if (row.status === 'stored') return completed(row);
-  if (row.expires_at !== null && row.expires_at <= isoSeconds()) {
-    throw new HttpError(410, 'This upload plan has expired; plan a new upload');
+  const giveUpAt = Date.now() + COMPLETION_WAIT_MS;
+  for (;;) {
+    const row = findOwnedUpload(ownerId, id);
+    if (row.status === 'stored') return completed(row);
+    if (row.expires_at !== null && row.expires_at <= isoSeconds()) {
+      throw new HttpError(410, 'This upload plan has expired; plan a new upload');
+    }
+    const claim = claimCompletion(row.id, new Date(Date.now() + COMPLETION_CLAIM_MS));
+    if (claim) {
+      try {
+        return await completeClaimed(ownerId, row, claim, parts);
+      } finally {
+        releaseCompletion(row.id, claim); // a no-op once stored or deleted
+      }
+    }
+    if (Date.now() >= giveUpAt) {
+      throw new HttpError(409, 'Another completion of this upload is in progress; retry shortly', { headers: { 'Retry-After': '5' } });
+    }
+    await new Promise((resolve) => setTimeout(resolve, COMPLETION_POLL_MS));
   }
+}
+
+/** The verification and storing, by the one call holding the plan's completion claim. */
+async function completeClaimed(
+  ownerId: string,
+  row: PendingRow,
+  claim: string,
+  parts: ReadonlyArray<{ part_number: number; etag: string }> | undefined,
+): Promise<CompletedUpload> {
   const bucket = getConfig().s3.bucket;
   const landed = row.upload_id ? row.key : stagingKey(row.key);
 
@@ -170,15 +214,16 @@ export async function completeUpload(
       );
     } catch (error) {
       const name = (error as { name?: string }).name ?? '';
-      if (name === 'NoSuchUpload') return settled(ownerId, id, row.key); // completed by a racing call, or swept
-      if (PART_MISMATCH.has(name)) {
-        throw new HttpError(422, 'The parts do not match what was uploaded (part numbers, ETags, or a part under 5 MiB)', { cause: error });
+      // Completed already by a completion that died before storing it: verify what it made.
+      // (Aborted by the sweep instead: the HEAD below finds nothing and the answer is 409.)
+      if (name !== 'NoSuchUpload') {
+        if (PART_MISMATCH.has(name)) {
+          throw new HttpError(422, 'The parts do not match what was uploaded (part numbers, ETags, or a part under 5 MiB)', { cause: error });
+        }
+        throw error;
       }
-      throw error;
     }
-  }
-
-  if (landed !== row.key) {
+  } else {
     // Copy first, verify after: the checks below read the object that will be served, at a key
     // the client cannot write. Checking the staging object and then copying it would let the
     // still-valid PUT URL swap in other bytes of the same length between check and copy.
@@ -189,9 +234,9 @@ export async function completeUpload(
       throw new HttpError(409, 'Nothing has been uploaded for this plan yet', { cause: error });
     }
   }
-  /** A lie: the plan, the copy and what arrived are deleted (never a file that is already stored). */
+  /** A lie: the plan, the copy and what arrived are deleted. */
   const reject = async (problem: HttpError): Promise<never> => {
-    if (forgetPendingFile(row.id)) {
+    if (forgetPendingFile(row.id, claim)) {
       await deleteObject(row.key);
       if (landed !== row.key) await deleteObject(landed);
     }
@@ -217,8 +262,8 @@ export async function completeUpload(
   }
   // A declared application/octet-stream is stored as what its bytes are: the object says so too.
   if (contentType !== row.content_type) await copyObject(row.key, row.key, contentType, ownerId, row.id);
+  if (!markStored(row.id, row.size, contentType, claim)) return settled(ownerId, row.id, row.key);
   if (landed !== row.key) await deleteObject(landed);
-  if (!markStored(row.id, row.size, contentType)) return settled(ownerId, id, row.key);
   return completed({ ...row, content_type: contentType });
 }
 
@@ -238,9 +283,9 @@ async function copyObject(from: string, to: string, contentType: string, ownerId
 }
 
 /**
- * After a completion lost a race: the file is stored (a parallel completion won) and that
- * answer stands, or its plan was swept, in which case whatever this call put at the real key
- * is removed and the plan is gone (410).
+ * After a completion could not store its plan: the file is stored (a completion that took over
+ * a lapsed claim won) and that answer stands, or the plan expired or was swept, in which case
+ * whatever this call put at the real key is removed (if the sweep has not) and the answer is 410.
  */
 async function settled(ownerId: string, id: string, key: string): Promise<CompletedUpload> {
   const row = ownedUploadRow(ownerId, id);

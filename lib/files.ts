@@ -94,22 +94,49 @@ export function reservePendingFile(file: NewFile, expiresAt: Date, multipart?: {
 }
 
 /**
- * Turns a pending file into a stored one. False if it is no longer pending and unexpired: a
- * racing completion stored it, or the sweep claimed it; the caller decides which.
+ * Claims a pending, unexpired plan for one completion until `until`, unless another completion
+ * holds an unlapsed claim on it. Returns the claim's token, or undefined if it is taken (or the
+ * plan is gone). A conditional `UPDATE`: atomic on its own, whichever container runs it.
  */
-export function markStored(id: string, size: number, contentType: string): boolean {
+export function claimCompletion(id: string, until: Date): string | undefined {
+  const token = randomUUID();
+  const now = isoSeconds();
+  const claimed = statement(
+    getDb(),
+    `UPDATE files SET completion_token = ?, completion_until = ?
+      WHERE id = ? AND status = 'pending' AND expires_at > ? AND (completion_token IS NULL OR completion_until <= ?)`,
+  ).run(token, isoSeconds(until), id, now, now).changes === 1;
+  return claimed ? token : undefined;
+}
+
+/** Gives a plan's completion claim back (the plan stays pending, for a retry). */
+export function releaseCompletion(id: string, token: string): void {
+  statement(getDb(), `UPDATE files SET completion_token = NULL, completion_until = NULL WHERE id = ? AND completion_token = ?`).run(id, token);
+}
+
+/**
+ * Turns a pending file into a stored one. False if it is no longer pending and unexpired, or
+ * no longer held by `claim` (a direct upload's completion claim; none for `POST /upload`): a
+ * completion that took over a lapsed claim stored it, or the sweep claimed it; the caller
+ * decides which.
+ */
+export function markStored(id: string, size: number, contentType: string, claim: string | null = null): boolean {
   return (
     statement(
       getDb(),
-      `UPDATE files SET status = 'stored', size = ?, content_type = ?, expires_at = NULL, upload_id = NULL
-        WHERE id = ? AND status = 'pending' AND expires_at > ?`,
-    ).run(size, contentType, id, isoSeconds()).changes === 1
+      `UPDATE files SET status = 'stored', size = ?, content_type = ?, expires_at = NULL, upload_id = NULL,
+          completion_token = NULL, completion_until = NULL
+        WHERE id = ? AND status = 'pending' AND expires_at > ? AND completion_token IS ?`,
+    ).run(size, contentType, id, isoSeconds(), claim).changes === 1
   );
 }
 
-/** Drops a pending file's row; false if it was not pending (never touches a stored file). */
-export function forgetPendingFile(id: string): boolean {
-  return statement(getDb(), `DELETE FROM files WHERE id = ? AND status = 'pending'`).run(id).changes === 1;
+/**
+ * Drops a pending file's row; false if it was not pending (never touches a stored file) or is
+ * not held by `claim` (see {@link markStored}).
+ */
+export function forgetPendingFile(id: string, claim: string | null = null): boolean {
+  return statement(getDb(), `DELETE FROM files WHERE id = ? AND status = 'pending' AND completion_token IS ?`).run(id, claim).changes === 1;
 }
 
 export async function deleteObject(key: string): Promise<void> {

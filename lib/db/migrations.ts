@@ -62,6 +62,16 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX files_pending_expiry ON files(expires_at) WHERE status = 'pending';
     `,
   },
+  {
+    version: 3,
+    name: 'completion claims (issue 7 review)',
+    sql: `
+      -- One completion at a time per plan: the claimant's random token, and when its claim
+      -- lapses (a completion that crashed frees the plan). Pending rows only.
+      ALTER TABLE files ADD COLUMN completion_token TEXT;
+      ALTER TABLE files ADD COLUMN completion_until TEXT;
+    `,
+  },
 ];
 
 /**

@@ -101,3 +101,48 @@ describe('completion against a racing PUT URL (type swap)', () => {
     expect(outcomes).toContain(200);
   }, 120_000);
 });
+
+describe('concurrent completions of one plan', () => {
+  it('all answer 200 with the same file, never a 500 (single PUT)', async () => {
+    for (let round = 0; round < 6; round += 1) {
+      const png = pngBytes(16, 16);
+      const planned = await planUpload({ filename: `twice-${round}.png`, content_type: 'image/png', size: png.length });
+      await putAsPlanned(planned, png);
+      const results = await Promise.all(Array.from({ length: 8 }, () => invoke(complete, completeEvent(planned.body.id))));
+      expect([round, results.map((result) => result.status)]).toEqual([round, Array(8).fill(200)]);
+      const bodies = results.map((result) => withoutUrl(result.body));
+      for (const body of bodies) expect(body).toEqual(bodies[0]);
+      expect(bodies[0]).toMatchObject({ id: planned.body.id, status: 'uploaded', content_type: 'image/png', size: png.length });
+      const served = Buffer.from(await (await fetch(results[0]?.body.url)).arrayBuffer());
+      expect(served.equals(png)).toBe(true);
+    }
+  }, 60_000);
+
+  it('all answer 200 with the same file, never a 410 or 500 (multipart)', async () => {
+    const bytes = Buffer.concat([pngBytes(8, 8), Buffer.alloc(6 * MiB)]);
+    const planned = await planUpload({ filename: 'parallel.png', content_type: 'image/png', size: bytes.length });
+    expect(planned.body.upload.method).toBe('multipart');
+    const [part] = planned.body.upload.parts as Array<{ url: string }>;
+    const response = await fetch(part?.url ?? '', { method: 'PUT', body: bytes });
+    const parts = [{ part_number: 1, etag: response.headers.get('etag') ?? '' }];
+    const results = await Promise.all(Array.from({ length: 6 }, () => invoke(complete, completeEvent(planned.body.id, { parts }))));
+    expect(results.map((result) => result.status)).toEqual(Array(6).fill(200));
+    const bodies = results.map((result) => withoutUrl(result.body));
+    for (const body of bodies) expect(body).toEqual(bodies[0]);
+  }, 60_000);
+
+  it('all answer a clean 4xx when the upload is a lie, never a 500', async () => {
+    const png = pngBytes(16, 16);
+    const planned = await planUpload({ filename: 'lie.pdf', content_type: 'application/pdf', size: png.length });
+    await putAsPlanned(planned, png);
+    const results = await Promise.all(Array.from({ length: 6 }, () => invoke(complete, completeEvent(planned.body.id))));
+    for (const result of results) {
+      expect(result.status).toBeGreaterThanOrEqual(400);
+      expect(result.status).toBeLessThan(500);
+      expect(result.headers['content-type']).toBe('application/problem+json');
+    }
+    expect(results.map((result) => result.status)).toContain(422);
+    expect(storedRow(planned.body.id)).toBeUndefined();
+    expect((await objectKeys()).filter((key) => key.includes(planned.body.id))).toEqual([]);
+  }, 60_000);
+});

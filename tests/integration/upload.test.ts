@@ -84,6 +84,8 @@ describe('POST /upload', () => {
       upload_id: null,
       part_size: null,
       expires_at: null,
+      completion_token: null,
+      completion_until: null,
     });
   });
 
