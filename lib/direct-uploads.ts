@@ -87,7 +87,7 @@ export async function planUpload(ownerId: string, request: UploadPlanRequest): P
   const bucket = config.s3.bucket;
 
   if (request.size <= config.multipartThresholdBytes) {
-    reservePendingFile(file, expiresAt);
+    reservePendingFile(file, expiresAt, undefined, stagingKey(key));
     const url = await getSignedUrl(
       getPresignS3(),
       new PutObjectCommand({ Bucket: bucket, Key: stagingKey(key), ContentType: contentType, ContentLength: request.size }),
@@ -297,8 +297,10 @@ async function settled(ownerId: string, id: string, key: string): Promise<Comple
 /**
  * Deletes plans that expired without completing: their multipart uploads are aborted and any
  * object they left (staging or real key) is removed. Each plan is first claimed by deleting its
- * pending row, so a file that a completion stored in the meantime is never touched. Runs on a
- * schedule in AWS (besides the bucket's lifecycle rules) and periodically in the local runtime.
+ * pending row, so a file that a completion stored in the meantime is never touched. Then, in
+ * batches too, the staging keys whose PUT URL has expired (see {@link sweepStagingLeftovers}).
+ * Runs on a schedule in AWS (besides the bucket's lifecycle rules) and periodically in the
+ * local runtime.
  *
  * @returns how many plans were removed
  */
@@ -321,6 +323,36 @@ export async function sweepExpiredUploads(now: Date = new Date(), batch = 500): 
     } catch (error) {
       logger.warn('Could not remove the objects of an expired upload; lifecycle rules will', { fileId: row.id, error: error as Error });
     }
+  }
+  const leftovers = await sweepStagingLeftovers(now, batch);
+  if (leftovers > 0) logger.info('Removed staging objects of expired upload URLs', { count: leftovers });
+  return removed;
+}
+
+/**
+ * Deletes up to `batch` staging keys whose presigned PUT URL has expired. Completion deletes
+ * the staging object, but the URL stays valid until it expires and can write it again: such
+ * objects are outside the quota and any listing, so they are removed here, and only once no
+ * URL can write them any more. A key whose delete fails stays recorded, for the next sweep.
+ *
+ * @returns how many keys were removed
+ */
+export async function sweepStagingLeftovers(now: Date = new Date(), batch = 500): Promise<number> {
+  const db = getDb();
+  const due = statement(db, 'SELECT key FROM staging_leftovers WHERE sweep_after <= ? ORDER BY sweep_after LIMIT ?').all(
+    isoSeconds(now),
+    batch,
+  ) as Array<{ key: string }>;
+  let removed = 0;
+  for (const { key } of due) {
+    try {
+      await deleteObject(key);
+    } catch (error) {
+      logger.warn('Could not remove a staging object; the next sweep retries', { key, error: error as Error });
+      continue;
+    }
+    statement(db, 'DELETE FROM staging_leftovers WHERE key = ?').run(key);
+    removed += 1;
   }
   return removed;
 }

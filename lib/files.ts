@@ -68,12 +68,22 @@ export function assertWithinQuota(ownerId: string, size: number): void {
 
 /**
  * Records a file as pending under its owner's quota, in one `BEGIN IMMEDIATE` transaction so
- * that racing uploads cannot together overshoot it.
+ * that racing uploads cannot together overshoot it. `stagingKey`, the key a presigned PUT will
+ * write, is recorded with it, for the sweep to delete once the plan (and the URL) expired,
+ * whatever became of the plan.
  */
-export function reservePendingFile(file: NewFile, expiresAt: Date, multipart?: { uploadId: string; partSize: number }): void {
+export function reservePendingFile(
+  file: NewFile,
+  expiresAt: Date,
+  multipart?: { uploadId: string; partSize: number },
+  stagingKey?: string,
+): void {
   const db = getDb();
   db.transaction(() => {
     assertWithinQuota(file.ownerId, file.size);
+    if (stagingKey) {
+      statement(db, 'INSERT INTO staging_leftovers (key, sweep_after) VALUES (?, ?)').run(stagingKey, isoSeconds(expiresAt));
+    }
     statement(
       db,
       `INSERT INTO files (id, owner_id, key, filename, size, content_type, created_at, status, upload_id, part_size, expires_at)

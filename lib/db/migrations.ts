@@ -64,12 +64,22 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 3,
-    name: 'completion claims (issue 7 review)',
+    name: 'completion claims, staging leftovers (issue 7 review)',
     sql: `
       -- One completion at a time per plan: the claimant's random token, and when its claim
       -- lapses (a completion that crashed frees the plan). Pending rows only.
       ALTER TABLE files ADD COLUMN completion_token TEXT;
       ALTER TABLE files ADD COLUMN completion_until TEXT;
+
+      -- Every staging key a presigned PUT URL was signed for, and when that URL is surely dead
+      -- (the plan's expiry). The URL can write the key again after its plan completed, was
+      -- refused, or its file was deleted: the sweep deletes the key once the URL has expired.
+      -- Its own table, not a files column, because those rows may be gone by then.
+      CREATE TABLE staging_leftovers (
+        key         TEXT PRIMARY KEY,
+        sweep_after TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX staging_leftovers_due ON staging_leftovers(sweep_after);
     `,
   },
 ];

@@ -3,8 +3,11 @@ import { fileTypeFromBuffer } from 'file-type/core';
 import BetterSqlite3 from 'better-sqlite3';
 import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
+import { handler as deleteFile } from '../../functions/files-delete';
 import { handler as complete } from '../../functions/uploads-complete';
 import { handler as plan } from '../../functions/uploads-plan';
+import { sweepExpiredUploads } from '../../lib/direct-uploads';
+import { STAGING_PREFIX } from '../../lib/storage/keys';
 import { createTestEventV2, invoke, type InvokeResult } from '../helpers/events';
 import { pngBytes } from '../helpers/fixtures';
 import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
@@ -145,4 +148,69 @@ describe('concurrent completions of one plan', () => {
     expect(storedRow(planned.body.id)).toBeUndefined();
     expect((await objectKeys()).filter((key) => key.includes(planned.body.id))).toEqual([]);
   }, 60_000);
+});
+
+describe('the PUT URL after completion', () => {
+  it('cannot keep objects past its expiry: the sweep removes what it wrote to the staging key', async () => {
+    const png = pngBytes(16, 16);
+    const planned = await planUpload({ filename: 'after.png', content_type: 'image/png', size: png.length });
+    await putAsPlanned(planned, png);
+    const done = await invoke(complete, completeEvent(planned.body.id));
+    expect(done.status).toBe(200);
+    const staging = `${STAGING_PREFIX}${planned.body.key}`;
+    expect(await objectKeys()).not.toContain(staging); // completion removed it
+
+    // The URL is still valid: it writes the staging key again, outside the quota's view.
+    expect(await putAsPlanned(planned, Buffer.alloc(png.length, 65))).toBe(200);
+    expect(await objectKeys()).toContain(staging);
+
+    await sweepExpiredUploads(new Date()); // the URL still works: nothing to gain yet
+    const expired = new Date(Date.now() + (planned.body.expires_in + 3600) * 1000);
+    await sweepExpiredUploads(expired);
+    const keys = await objectKeys();
+    expect(keys).not.toContain(staging);
+    expect(keys).toContain(planned.body.key); // the stored file is untouched
+    const served = Buffer.from(await (await fetch(done.body.url)).arrayBuffer());
+    expect(served.equals(png)).toBe(true);
+    await sweepExpiredUploads(expired); // and a second sweep has nothing left to do
+  });
+
+  it('cannot keep objects either after its plan was refused or its file deleted', async () => {
+    const png = pngBytes(16, 16);
+    const refused = await planUpload({ filename: 'refused.pdf', content_type: 'application/pdf', size: png.length });
+    await putAsPlanned(refused, png);
+    expect((await invoke(complete, completeEvent(refused.body.id))).status).toBe(422);
+    const deleted = await planUpload({ filename: 'deleted.png', content_type: 'image/png', size: png.length });
+    await putAsPlanned(deleted, png);
+    expect((await invoke(complete, completeEvent(deleted.body.id))).status).toBe(200);
+    const id = deleted.body.id as string;
+    const removal = createTestEventV2({ method: 'DELETE', path: `/files/${id}`, routeKey: 'DELETE /files/{id}', pathParameters: { id }, token });
+    expect((await invoke(deleteFile, removal)).status).toBe(204);
+
+    const staging = [refused, deleted].map((planned) => `${STAGING_PREFIX}${planned.body.key}`);
+    for (const planned of [refused, deleted]) expect(await putAsPlanned(planned, png)).toBe(200);
+    expect(await objectKeys()).toEqual(expect.arrayContaining(staging));
+    await sweepExpiredUploads(new Date(Date.now() + 3 * 3600_000));
+    expect((await objectKeys()).filter((key) => staging.includes(key))).toEqual([]);
+  });
+
+  it('sweeps staging leftovers in batches', async () => {
+    const plans: InvokeResult[] = [];
+    for (let index = 0; index < 5; index += 1) {
+      const png = pngBytes(8, 8);
+      const planned = await planUpload({ filename: `batch-${index}.png`, content_type: 'image/png', size: png.length });
+      await putAsPlanned(planned, png);
+      expect((await invoke(complete, completeEvent(planned.body.id))).status).toBe(200);
+      await putAsPlanned(planned, png);
+      plans.push(planned);
+    }
+    const expired = new Date(Date.now() + 3 * 3600_000);
+    const stagingKeys = plans.map((planned) => `${STAGING_PREFIX}${planned.body.key}`);
+    await sweepExpiredUploads(expired, 2);
+    const left = (await objectKeys()).filter((key) => stagingKeys.includes(key)).length;
+    expect(left).toBe(3);
+    await sweepExpiredUploads(expired, 2);
+    await sweepExpiredUploads(expired, 2);
+    expect((await objectKeys()).filter((key) => stagingKeys.includes(key))).toEqual([]);
+  });
 });
