@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { getConfig } from './config';
-import { assertAllowedType, normalizeContentType, SNIFF_BYTES, verifyContentType } from './content-types';
+import { assertAllowedType, assertDeclaredTypeAllowed, normalizeContentType, SNIFF_BYTES, verifyContentType } from './content-types';
 import { getDb, statement } from './db/connection';
 import {
   assertWithinQuota,
@@ -78,7 +78,7 @@ export async function planUpload(ownerId: string, request: UploadPlanRequest): P
   const config = getConfig();
   const filename = displayFilename(request.filename);
   const contentType = normalizeContentType(request.content_type);
-  assertAllowedType(contentType);
+  assertDeclaredTypeAllowed(contentType);
   const id = randomUUID();
   const key = objectKey(ownerId, id, filename);
   const expiresIn = config.presignedUrlExpireSeconds;
@@ -254,8 +254,9 @@ async function completeClaimed(
   }
   let contentType: string;
   try {
-    contentType = await verifyContentType(row.content_type, await readHead(row.key));
-    assertAllowedType(contentType);
+    const verified = await verifyContentType(row.content_type, await readHead(row.key));
+    assertAllowedType(verified);
+    contentType = verified.type;
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
     return reject(error);

@@ -163,8 +163,9 @@ export async function storeUpload(ownerId: string, file: IncomingFile): Promise<
   const config = getConfig();
   const filename = displayFilename(file.filename);
   const declared = normalizeContentType(file.contentType, '/file');
-  const contentType = await verifyContentType(declared, file.content.subarray(0, SNIFF_BYTES));
-  assertAllowedType(contentType);
+  const verified = await verifyContentType(declared, file.content.subarray(0, SNIFF_BYTES));
+  assertAllowedType(verified);
+  const contentType = verified.type;
 
   const id = randomUUID();
   const key = objectKey(ownerId, id, filename);
