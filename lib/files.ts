@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getConfig } from './config';
 import { assertAllowedType, normalizeContentType, SNIFF_BYTES, verifyContentType } from './content-types';
@@ -86,8 +86,8 @@ export function reservePendingFile(
     }
     statement(
       db,
-      `INSERT INTO files (id, owner_id, key, filename, size, content_type, created_at, status, upload_id, part_size, expires_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+      `INSERT INTO files (id, owner_id, key, filename, size, content_type, created_at, status, upload_id, part_size, expires_at, list_seq)
+        VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, (SELECT COALESCE(MAX(list_seq), 0) + 1 FROM files WHERE owner_id = ?))`,
     ).run(
       file.id,
       file.ownerId,
@@ -99,6 +99,7 @@ export function reservePendingFile(
       multipart?.uploadId ?? null,
       multipart?.partSize ?? null,
       isoSeconds(expiresAt),
+      file.ownerId,
     );
   }).immediate();
 }
@@ -202,24 +203,26 @@ export interface FilePage {
 }
 
 /**
- * Keyset pagination on the rowid, which SQLite assigns in insertion order (a new row always
- * gets one above every existing row): newest first even within one second, stable while files
- * are added or deleted, and each page is one backwards scan of the owner's index. The cursor is
- * opaque to clients; a malformed one is a 422.
+ * Keyset pagination on the file's place in its owner's list (`list_seq`, numbered in upload
+ * order inside the reservation's `BEGIN IMMEDIATE` transaction): newest first even within one
+ * second, stable while files are added or deleted, and each page is one backwards scan of the
+ * owner's index. The cursor is opaque and bound to its owner: it names a position in the
+ * caller's own list only (nothing about other users' files), and a malformed, tampered or
+ * someone else's cursor is a 422.
  */
 export function listFiles(ownerId: string, limit: number, cursor?: string): FilePage {
-  const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
+  const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(ownerId, cursor);
   const rows = statement(
     getDb(),
-    `SELECT rowid AS position, ${RECORD_COLUMNS} FROM files
-      WHERE owner_id = ? AND status = 'stored' AND rowid < ?
-      ORDER BY rowid DESC LIMIT ?`,
+    `SELECT list_seq AS position, ${RECORD_COLUMNS} FROM files
+      WHERE owner_id = ? AND status = 'stored' AND list_seq < ?
+      ORDER BY list_seq DESC LIMIT ?`,
   ).all(ownerId, before, limit + 1) as Array<FileRecord & { position: number }>;
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
     files: page.map(({ position: _position, ...file }) => file),
-    next_cursor: rows.length > limit && last ? Buffer.from(`v1:${last.position}`).toString('base64url') : null,
+    next_cursor: rows.length > limit && last ? encodeCursor(ownerId, last.position) : null,
   };
 }
 
@@ -246,8 +249,21 @@ export async function deleteOwnedFile(ownerId: string, id: string): Promise<void
   statement(getDb(), `DELETE FROM files WHERE id = ? AND status = 'stored'`).run(file.id);
 }
 
-function decodeCursor(cursor: string): number {
-  const match = /^v1:(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (match?.[1]) return Number(match[1]);
+/**
+ * `v2.{owner tag}.{position}`, base64url. The tag (the first 48 bits of SHA-256 of the owner's
+ * id) makes a cursor useless to anyone else; it is a check, not a secret: positions are the
+ * owner's own upload count, which the owner may know.
+ */
+function encodeCursor(ownerId: string, position: number): string {
+  return Buffer.from(`v2.${ownerTag(ownerId)}.${position}`).toString('base64url');
+}
+
+function decodeCursor(ownerId: string, cursor: string): number {
+  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('latin1') : '';
+  const match = /^v2\.([A-Za-z0-9_-]{8})\.([1-9]\d{0,14})$/.exec(text);
+  // A canonical encoding only, so no two strings name the same cursor.
+  if (match?.[1] === ownerTag(ownerId) && match[2] && encodeCursor(ownerId, Number(match[2])) === cursor) return Number(match[2]);
   throw new HttpError(422, 'The cursor is not one this API gave out', { errors: [{ pointer: '/query/cursor', detail: 'invalid cursor' }] });
 }
+
+const ownerTag = (ownerId: string): string => createHash('sha256').update(ownerId).digest().subarray(0, 6).toString('base64url');

@@ -64,7 +64,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 3,
-    name: 'completion claims, staging leftovers (issue 7 review)',
+    name: 'completion claims, staging leftovers, per-owner list order (issue 7 review)',
     sql: `
       -- One completion at a time per plan: the claimant's random token, and when its claim
       -- lapses (a completion that crashed frees the plan). Pending rows only.
@@ -80,6 +80,15 @@ export const migrations: readonly Migration[] = [
         sweep_after TEXT NOT NULL
       ) STRICT;
       CREATE INDEX staging_leftovers_due ON staging_leftovers(sweep_after);
+
+      -- The file's place in its owner's list (1, 2, ... in upload order): the listing's keyset,
+      -- so a cursor carries the owner's own position, not the table-wide rowid (which told how
+      -- many files everyone had uploaded). Existing rows are numbered in rowid order.
+      ALTER TABLE files ADD COLUMN list_seq INTEGER;
+      UPDATE files SET list_seq = numbered.seq
+        FROM (SELECT rowid AS row_id, ROW_NUMBER() OVER (PARTITION BY owner_id ORDER BY rowid) AS seq FROM files) AS numbered
+        WHERE files.rowid = numbered.row_id;
+      CREATE UNIQUE INDEX files_owner_seq ON files(owner_id, list_seq);
     `,
   },
 ];

@@ -247,6 +247,70 @@ describe('listing', () => {
     expect((await list(alice)).body.files.map((file: { filename: string }) => file.filename)).not.toContain('note-0.txt');
   });
 
+  it('gives out cursors that reveal nothing about other users\' files and work only for their owner', async () => {
+    const early = await signUp('early@example.com');
+    const uploadText = async (token: string, name: string) => {
+      const { body, contentType } = multipartBody([{ name: 'file', filename: name, contentType: 'text/plain', content: name }]);
+      const stored = await invoke(upload, createTestEventV2({ method: 'POST', path: '/upload', token, headers: { 'content-type': contentType }, binary: body }));
+      expect(stored.status).toBe(200);
+      return stored.body.id as string;
+    };
+    for (const name of ['e1.txt', 'e2.txt']) await uploadText(early, name);
+    const filler = await signUp('filler@example.com');
+    for (let index = 0; index < 12; index += 1) await uploadText(filler, `f${index}.txt`);
+    const late = await signUp('late@example.com');
+    const lateIds = [];
+    for (const name of ['l1.txt', 'l2.txt']) lateIds.push(await uploadText(late, name));
+
+    const earlyCursor = (await list(early, { limit: '1' })).body.next_cursor as string;
+    const lateCursor = (await list(late, { limit: '1' })).body.next_cursor as string;
+    expect(typeof earlyCursor).toBe('string');
+    // The same history gives cursors of the same shape, however many rows the database holds...
+    expect(lateCursor.length).toBe(earlyCursor.length);
+    // ...and no row position of the whole table is in them.
+    const db = new BetterSqlite3(dbFile, { readonly: true });
+    const { position } = db.prepare('SELECT rowid AS position FROM files WHERE id = ?').get(lateIds[1]) as { position: number };
+    db.close();
+    expect(Buffer.from(lateCursor, 'base64url').toString('latin1')).not.toMatch(new RegExp(`(^|\\D)${position}(\\D|$)`));
+    // A cursor is its owner's: someone else presenting it gets a 422, not a page of their own.
+    const stolen = await list(early, { limit: '1', cursor: lateCursor });
+    expect([stolen.status, stolen.headers['content-type']]).toEqual([422, 'application/problem+json']);
+    expect((await list(late, { limit: '1', cursor: lateCursor })).body.files.map((file: { id: string }) => file.id)).toEqual([lateIds[0]]);
+  });
+
+  it('pages exactly through files created in the same second, newest first', async () => {
+    const frank = await signUp('frank@example.com');
+    const ids: string[] = [];
+    for (let index = 0; index < 11; index += 1) {
+      const { body, contentType } = multipartBody([{ name: 'file', filename: `same-${index}.txt`, contentType: 'text/plain', content: `same ${index}` }]);
+      ids.push((await invoke(upload, createTestEventV2({ method: 'POST', path: '/upload', token: frank, headers: { 'content-type': contentType }, binary: body }))).body.id);
+    }
+    const db = new BetterSqlite3(dbFile);
+    db.prepare(`UPDATE files SET created_at = '2030-01-01T00:00:00Z' WHERE id IN (${ids.map(() => '?').join(', ')})`).run(...ids);
+    db.close();
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await list(frank, { limit: '4', ...(cursor ? { cursor } : {}) });
+      expect(page.status).toBe(200);
+      seen.push(...page.body.files.map((file: { id: string }) => file.id));
+      cursor = page.body.next_cursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual([...ids].reverse());
+  });
+
+  it('answers 422 problem+json, never a 500, for made-up or tampered cursors', async () => {
+    const real = (await list(alice, { limit: '1' })).body.next_cursor as string | null;
+    const forged = ['v1:1', 'v2', 'v2.', 'v2..1', 'v2.AAAAAAAA.-1', 'v2.AAAAAAAA.1e9', 'v2.AAAAAAAA.99999999999999999999', '{"id":1}', '\u0000']
+      .map((text) => Buffer.from(text).toString('base64url'));
+    const garbage = ['%%%', '....', 'a'.repeat(512), '😀', 'null', '0', '-1'];
+    const tampered = real ? [real.slice(0, -1), `${real}A`, real.slice(0, -2) + (real.endsWith('AA') ? 'BB' : 'AA'), real.toUpperCase()] : [];
+    for (const cursor of [...forged, ...garbage, ...tampered]) {
+      const result = await list(alice, { cursor });
+      expect([cursor, result.status, result.headers['content-type']]).toEqual([cursor, 422, 'application/problem+json']);
+    }
+  });
+
   it('validates limit and cursor', async () => {
     const queries: Array<Record<string, string>> = [{ limit: '0' }, { limit: '1001' }, { limit: 'ten' }, { cursor: 'bm9wZQ' }];
     for (const query of queries) {

@@ -86,6 +86,7 @@ describe('POST /upload', () => {
       expires_at: null,
       completion_token: null,
       completion_until: null,
+      list_seq: 1,
     });
   });
 

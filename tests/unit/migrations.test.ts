@@ -30,6 +30,23 @@ describe('migrations', () => {
     expect(migrate(db, good)).toEqual([next]);
   });
 
+  it('number existing files per owner in upload order when adding the list order (version 3)', () => {
+    const db = new BetterSqlite3(tempFile());
+    migrate(db, migrations.filter((m) => m.version <= 2));
+    const user = db.prepare("INSERT INTO users (id, email, email_key, hashed_password, created_at) VALUES (?, ?, ?, 'x', '2024-01-01T00:00:00Z')");
+    for (const id of ['a', 'b']) user.run(id, `${id}@example.com`, `${id}@example.com`);
+    const file = db.prepare("INSERT INTO files (id, owner_id, key, filename, size, content_type, created_at) VALUES (?, ?, ?, 'f', 1, 'text/plain', '2024-01-01T00:00:00Z')");
+    for (const [id, owner] of [['a1', 'a'], ['b1', 'b'], ['a2', 'a'], ['a3', 'a'], ['b2', 'b']]) file.run(id, owner, `${owner}/${id}`);
+    expect(migrate(db)).toEqual(migrations.filter((m) => m.version > 2).map((m) => m.version));
+    expect(db.prepare('SELECT id, list_seq FROM files ORDER BY rowid').all()).toEqual([
+      { id: 'a1', list_seq: 1 },
+      { id: 'b1', list_seq: 1 },
+      { id: 'a2', list_seq: 2 },
+      { id: 'a3', list_seq: 3 },
+      { id: 'b2', list_seq: 2 },
+    ]);
+  });
+
   it('open with the configured journal mode and pragmas', () => {
     const wal = openDatabase(tempFile(), { journalMode: 'WAL' });
     expect(wal.pragma('journal_mode', { simple: true })).toBe('wal');
