@@ -262,7 +262,9 @@ async function completeClaimed(
     return reject(error);
   }
   // A declared application/octet-stream is stored as what its bytes are: the object says so too.
-  if (contentType !== row.content_type) await copyObject(row.key, row.key, contentType, ownerId, row.id);
+  // Single PUTs only: CopyObject stops at 5 GiB, and a multipart object may be larger (its
+  // object keeps the declared type; downloads are attachments either way).
+  if (contentType !== row.content_type && !row.upload_id) await copyObject(row.key, row.key, contentType, ownerId, row.id);
   if (!markStored(row.id, row.size, contentType, claim)) return settled(ownerId, row.id, row.key);
   if (landed !== row.key) await deleteObject(landed);
   return completed({ ...row, content_type: contentType });
