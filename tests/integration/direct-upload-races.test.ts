@@ -214,3 +214,58 @@ describe('the PUT URL after completion', () => {
     expect((await objectKeys()).filter((key) => stagingKeys.includes(key))).toEqual([]);
   });
 });
+
+describe('the PUT URL and the quota', () => {
+  // Each round: the plan is refused (or its file deleted), which frees its quota, and its still-valid
+  // URL writes the staging key again. Without counting those bytes, a user keeps any multiple of
+  // USER_QUOTA_BYTES in storage until the URLs expire (up to 7 days with PRESIGNED_URL_EXPIRE_SECONDS).
+  const quota = 1024 * 1024;
+  const size = 600 * 1024;
+  let owner: string;
+  beforeAll(async () => {
+    process.env.USER_QUOTA_BYTES = String(quota);
+    resetRuntime();
+    const credentials = { email: 'hoarder@example.com', password: 'SecurePassword123!' };
+    await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
+    owner = (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
+  });
+  // Whatever a test left (plans, leftovers) is past its expiry for the next one.
+  afterEach(() => sweepExpiredUploads(new Date(Date.now() + 3 * 3600_000)));
+  afterAll(() => {
+    process.env.USER_QUOTA_BYTES = String(100 * MiB);
+    resetRuntime();
+  });
+  const planAs = (json: unknown) => invoke(plan, createTestEventV2({ method: 'POST', path: '/uploads', token: owner, json }));
+  const completeAs = (id: string) =>
+    invoke(complete, createTestEventV2({ method: 'POST', path: `/uploads/${id}/complete`, routeKey: 'POST /uploads/{id}/complete', pathParameters: { id }, token: owner }));
+  const png = () => Buffer.concat([pngBytes(8, 8), Buffer.alloc(size)]).subarray(0, size);
+
+  it('counts what a refused plan\'s URL can still write until the URL expires', async () => {
+    const refused = await planAs({ filename: 'a.pdf', content_type: 'application/pdf', size });
+    expect(refused.status).toBe(201);
+    await putAsPlanned(refused, png());
+    expect((await completeAs(refused.body.id)).status).toBe(422);
+    expect(await putAsPlanned(refused, png())).toBe(200); // outside any listing, still in storage
+
+    const next = await planAs({ filename: 'b.png', content_type: 'image/png', size });
+    expect([next.status, next.headers['content-type']]).toEqual([413, 'application/problem+json']);
+
+    await sweepExpiredUploads(new Date(Date.now() + 3 * 3600_000)); // the URL is dead and its key swept
+    expect((await planAs({ filename: 'c.png', content_type: 'image/png', size })).status).toBe(201);
+  });
+
+  it('counts what a deleted file\'s URL can still write until the URL expires', async () => {
+    const planned = await planAs({ filename: 'd.png', content_type: 'image/png', size });
+    expect(planned.status).toBe(201);
+    await putAsPlanned(planned, png());
+    expect((await completeAs(planned.body.id)).status).toBe(200);
+    const id = planned.body.id as string;
+    const removal = createTestEventV2({ method: 'DELETE', path: `/files/${id}`, routeKey: 'DELETE /files/{id}', pathParameters: { id }, token: owner });
+    expect((await invoke(deleteFile, removal)).status).toBe(204);
+    expect(await putAsPlanned(planned, png())).toBe(200);
+
+    expect((await planAs({ filename: 'e.png', content_type: 'image/png', size })).status).toBe(413);
+    await sweepExpiredUploads(new Date(Date.now() + 3 * 3600_000));
+    expect((await planAs({ filename: 'f.png', content_type: 'image/png', size })).status).toBe(201);
+  });
+});
