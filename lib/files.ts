@@ -51,16 +51,21 @@ export const fileNotFound = () => new HttpError(404, 'No such file');
 
 /**
  * 413 naming the quota if `size` more bytes would take the owner past `USER_QUOTA_BYTES`
- * (0 = unlimited). Stored files and unexpired pending uploads count.
+ * (0 = unlimited). Stored files and unexpired pending uploads count, and so does each staging
+ * key whose PUT URL is still valid after its file's row is gone (a refused plan, a deleted
+ * file): the URL can still write it, and otherwise every refusal or delete would free quota
+ * that the URL fills again outside it.
  */
 export function assertWithinQuota(ownerId: string, size: number): void {
   const quota = getConfig().userQuotaBytes;
   if (quota === 0) return;
+  const now = isoSeconds();
   const { used } = statement(
     getDb(),
-    `SELECT COALESCE(SUM(size), 0) AS used FROM files
-      WHERE owner_id = ? AND (status = 'stored' OR expires_at > ?)`,
-  ).get(ownerId, isoSeconds()) as { used: number };
+    `SELECT (SELECT COALESCE(SUM(size), 0) FROM files WHERE owner_id = ? AND (status = 'stored' OR expires_at > ?))
+          + (SELECT COALESCE(SUM(size), 0) FROM staging_leftovers AS leftover
+              WHERE owner_id = ? AND sweep_after > ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = leftover.file_id)) AS used`,
+  ).get(ownerId, now, ownerId, now) as { used: number };
   if (used + size > quota) {
     throw new HttpError(413, `This file would exceed your storage quota of ${quota} bytes (USER_QUOTA_BYTES); ${Math.max(0, quota - used)} bytes are left`);
   }
@@ -70,7 +75,7 @@ export function assertWithinQuota(ownerId: string, size: number): void {
  * Records a file as pending under its owner's quota, in one `BEGIN IMMEDIATE` transaction so
  * that racing uploads cannot together overshoot it. `stagingKey`, the key a presigned PUT will
  * write, is recorded with it, for the sweep to delete once the plan (and the URL) expired,
- * whatever became of the plan.
+ * whatever became of the plan, and for the quota to count until then.
  */
 export function reservePendingFile(
   file: NewFile,
@@ -82,7 +87,13 @@ export function reservePendingFile(
   db.transaction(() => {
     assertWithinQuota(file.ownerId, file.size);
     if (stagingKey) {
-      statement(db, 'INSERT INTO staging_leftovers (key, sweep_after) VALUES (?, ?)').run(stagingKey, isoSeconds(expiresAt));
+      statement(db, 'INSERT INTO staging_leftovers (key, sweep_after, owner_id, file_id, size) VALUES (?, ?, ?, ?, ?)').run(
+        stagingKey,
+        isoSeconds(expiresAt),
+        file.ownerId,
+        file.id,
+        file.size,
+      );
     }
     statement(
       db,

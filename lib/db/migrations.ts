@@ -91,6 +91,20 @@ export const migrations: readonly Migration[] = [
       CREATE UNIQUE INDEX files_owner_seq ON files(owner_id, list_seq);
     `,
   },
+  {
+    version: 4,
+    name: 'staging leftovers count against their owner\'s quota (issue 7 attack review)',
+    sql: `
+      -- Whose staging key it is, for which file, and how many bytes its URL can write (the
+      -- signed Content-Length): once the file's row is gone (refused, deleted), those bytes
+      -- count against the owner's quota until the URL has expired. Rows from before this
+      -- version have no owner and count for nobody.
+      ALTER TABLE staging_leftovers ADD COLUMN owner_id TEXT;
+      ALTER TABLE staging_leftovers ADD COLUMN file_id TEXT;
+      ALTER TABLE staging_leftovers ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX staging_leftovers_owner ON staging_leftovers(owner_id, sweep_after);
+    `,
+  },
 ];
 
 /**
