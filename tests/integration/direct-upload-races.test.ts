@@ -269,3 +269,49 @@ describe('the PUT URL and the quota', () => {
     expect((await planAs({ filename: 'f.png', content_type: 'image/png', size })).status).toBe(201);
   });
 });
+
+describe('completion against the sweep', () => {
+  /** Runs `check` against the database until it holds (the completion runs meanwhile). */
+  async function until(check: (db: BetterSqlite3.Database) => boolean): Promise<void> {
+    const db = new BetterSqlite3(dbFile, { readonly: true });
+    try {
+      while (!check(db)) await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      db.close();
+    }
+  }
+
+  it('a plan expiring under a completion in progress answers 200 or 410, never a 500 or "nothing uploaded"', async () => {
+    const outcomes: Array<[number, number]> = [];
+    for (let round = 0; round < 12; round += 1) {
+      const png = pngBytes(24, 24);
+      // Declared octet-stream, so the completion also rewrites the verified object's type.
+      const planned = await planUpload({ filename: `late-${round}.bin`, content_type: 'application/octet-stream', size: png.length });
+      expect(await putAsPlanned(planned, png)).toBe(200);
+      const id = planned.body.id as string;
+      const completion = invoke(complete, completeEvent(id));
+      await until((db) => db.prepare('SELECT completion_token FROM files WHERE id = ?').pluck().get(id) != null);
+      await new Promise((resolve) => setTimeout(resolve, round % 6));
+      // The plan's last second passes while the completion works, and the scheduled sweep runs.
+      const db = new BetterSqlite3(dbFile, { timeout: 5000 });
+      db.prepare(`UPDATE files SET expires_at = '2000-01-01T00:00:00Z' WHERE id = ? AND status = 'pending'`).run(id);
+      db.close();
+      await sweepExpiredUploads();
+      const result = await completion;
+      outcomes.push([round, result.status]);
+
+      await sweepExpiredUploads(); // whatever the completion left is swept now
+      const left = (await objectKeys()).filter((key) => key.includes(id));
+      if (result.status === 200) {
+        expect(storedRow(id)).toMatchObject({ status: 'stored', content_type: 'image/png' });
+        expect(left).toEqual([planned.body.key]);
+        const served = Buffer.from(await (await fetch(result.body.url)).arrayBuffer());
+        expect(served.equals(png)).toBe(true);
+      } else {
+        expect(storedRow(id)).toBeUndefined();
+        expect(left).toEqual([]);
+      }
+    }
+    expect(outcomes.filter(([, status]) => status !== 200 && status !== 410)).toEqual([]);
+  }, 60_000);
+});
