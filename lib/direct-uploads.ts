@@ -300,7 +300,8 @@ async function settled(ownerId: string, id: string, key: string): Promise<Comple
 /**
  * Deletes plans that expired without completing: their multipart uploads are aborted and any
  * object they left (staging or real key) is removed. Each plan is first claimed by deleting its
- * pending row, so a file that a completion stored in the meantime is never touched. Then, in
+ * pending row, so a file that a completion stored in the meantime is never touched, and a plan
+ * whose completion is still running (an unlapsed claim) is left for a later sweep. Then, in
  * batches too, the staging keys whose PUT URL has expired (see {@link sweepStagingLeftovers}).
  * Runs on a schedule in AWS (besides the bucket's lifecycle rules) and periodically in the
  * local runtime.
@@ -310,13 +311,22 @@ async function settled(ownerId: string, id: string, key: string): Promise<Comple
 export async function sweepExpiredUploads(now: Date = new Date(), batch = 500): Promise<number> {
   const db = getDb();
   const cutoff = isoSeconds(now);
-  const rows = statement(db, `SELECT id, key, upload_id FROM files WHERE status = 'pending' AND expires_at <= ? LIMIT ?`).all(
-    cutoff,
-    batch,
-  ) as Array<Pick<PendingRow, 'id' | 'key' | 'upload_id'>>;
+  const rows = statement(
+    db,
+    `SELECT id, key, upload_id FROM files
+      WHERE status = 'pending' AND expires_at <= ? AND (completion_token IS NULL OR completion_until <= ?) LIMIT ?`,
+  ).all(cutoff, cutoff, batch) as Array<Pick<PendingRow, 'id' | 'key' | 'upload_id'>>;
   let removed = 0;
   for (const row of rows) {
-    const claimed = statement(db, `DELETE FROM files WHERE id = ? AND status = 'pending' AND expires_at <= ?`).run(row.id, cutoff).changes === 1;
+    // Not under a completion in progress: it would meet its objects gone (a 500, or a false
+    // "nothing uploaded"). It cannot store an expired plan; it answers 410 and releases the
+    // claim (or its claim lapses, if it crashed), and a later sweep takes the plan.
+    const claimed =
+      statement(
+        db,
+        `DELETE FROM files WHERE id = ? AND status = 'pending' AND expires_at <= ?
+          AND (completion_token IS NULL OR completion_until <= ?)`,
+      ).run(row.id, cutoff, cutoff).changes === 1;
     if (!claimed) continue;
     removed += 1;
     try {
