@@ -63,6 +63,8 @@ async function objectKeys(): Promise<string[]> {
   return (listed.Contents ?? []).map((object) => object.Key ?? '').filter((key) => !key.startsWith('staging/'));
 }
 
+const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
+
 type Case = readonly [allowed: string, filename: string, declared: string, status: number, content: () => Buffer];
 
 const CASES: readonly Case[] = [
@@ -91,6 +93,15 @@ const CASES: readonly Case[] = [
   ['application/*', 'x.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', 200, () => zipBytes()],
   ['application/msword', 'x.doc', 'application/msword', 200, () => oleBytes()],
   ['image/*', 'x.zip', 'application/zip', 415, () => zipBytes()],
+  // XML: a declaration (`<?xml ...?>`) is all a sniffer sees of any XML-based format, optional
+  // in all of them, and proof of none: such files pass and fail exactly as without it.
+  ['image/svg+xml', 'logo.svg', 'image/svg+xml', 200, () => Buffer.from(`${XML_DECLARATION}<svg xmlns="http://www.w3.org/2000/svg"/>`)],
+  ['image/*', 'logo.svg', 'image/svg+xml', 415, () => Buffer.from(`${XML_DECLARATION}<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`)],
+  ['text/*', 'data.xml', 'text/xml', 200, () => Buffer.from(`${XML_DECLARATION}<a/>`)],
+  ['application/*', 'feed.atom', 'application/atom+xml', 200, () => Buffer.from(`${XML_DECLARATION}<feed/>`)],
+  ['application/*', 'data.xml', 'application/xml', 200, () => Buffer.from('<a/>')],
+  ['application/xml', 'data.xml', 'application/xml', 200, () => Buffer.from(`${XML_DECLARATION}<a/>`)],
+  ['image/*', 'x.png', 'image/png', 422, () => Buffer.from(`${XML_DECLARATION}<a/>`)],
 ];
 
 describe.each([
