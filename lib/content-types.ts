@@ -82,6 +82,10 @@ export function isTextType(type: string): boolean {
   return type.startsWith('text/') || TEXT_APPLICATION_TYPES.has(type) || /\+(json|xml)$/.test(type);
 }
 
+const XML = 'application/xml';
+/** XML and the types based on it (RFC 7303: `text/xml`, any `+xml`). */
+const isXmlType = (type: string): boolean => type === XML || type === 'text/xml' || type.endsWith('+xml');
+
 /**
  * Families whose wildcard admits a text type: `text/*` and `application/*`. Elsewhere a text
  * type is only a claim the bytes cannot back (an `image/svg+xml` is any text at all, and SVG
@@ -135,6 +139,9 @@ export async function verifyContentType(declared: string, head: Uint8Array): Pro
   if (declared === 'application/octet-stream') return { type: detected ?? declared, signed: detected !== undefined };
   if (detected) {
     const compatible = detected === declared || CONTAINERS[detected]?.test(declared) === true;
+    // An XML declaration is all the sniffer sees of any XML-based format (SVG, Atom, XHTML...),
+    // and it is optional in all of them: it proves no type, so such a file is text as declared.
+    if (!compatible && detected === XML && isXmlType(declared)) return { type: declared, signed: false };
     if (!compatible) {
       throw new HttpError(422, `The file's content is ${detected}, not the declared ${declared}`, {
         errors: [{ pointer: '/content_type', detail: `content is ${detected}` }],
@@ -142,7 +149,8 @@ export async function verifyContentType(declared: string, head: Uint8Array): Pro
     }
     return { type: declared, signed: true };
   }
-  if (supportedMimeTypes.has(declared as never)) {
+  // XML's declaration is optional: plain XML without one is still XML (a text type).
+  if (supportedMimeTypes.has(declared as never) && declared !== XML) {
     throw new HttpError(422, `The file's content is not ${declared}: its signature is missing`, {
       errors: [{ pointer: '/content_type', detail: `content is not ${declared}` }],
     });
