@@ -1,10 +1,63 @@
 import { Readable } from 'node:stream';
+import { ConfigError, loadConfig } from '../../lib/config';
 import { HttpError } from '../../lib/http/errors';
 import { parseInstreamReply } from '../../lib/scan/clamd';
+import { getScanner } from '../../lib/scan/get-scanner';
 import { guardDutyScanner } from '../../lib/scan/guardduty';
 import { noneScanner } from '../../lib/scan/none';
 import { asScanProblem } from '../../lib/scan/problems';
 import { ScannerUnavailableError, ScanTooLargeError } from '../../lib/scan/scanner';
+import { resetRuntime } from '../helpers/runtime';
+
+const secret = 'x'.repeat(32);
+
+describe('scanner configuration', () => {
+  it('defaults to no scanning, and to a clamd on this machine when asked for one', () => {
+    expect(loadConfig({ JWT_SECRET: secret }).scanner).toEqual({
+      backend: 'none',
+      clamd: { host: '127.0.0.1', port: 3310, timeoutMs: 10_000 },
+    });
+  });
+
+  it('reads SCANNER (any case) and the clamd address and time limit', () => {
+    const config = loadConfig({ JWT_SECRET: secret, SCANNER: ' ClamD ', CLAMD_HOST: 'clamav', CLAMD_PORT: '3311', CLAMD_TIMEOUT_MS: '2500' });
+    expect(config.scanner).toEqual({ backend: 'clamd', clamd: { host: 'clamav', port: 3311, timeoutMs: 2500 } });
+    expect(loadConfig({ JWT_SECRET: secret, SCANNER: 'guardduty' }).scanner.backend).toBe('guardduty');
+    expect(Object.isFrozen(config.scanner.clamd)).toBe(true);
+  });
+
+  it.each<[NodeJS.ProcessEnv, RegExp]>([
+    [{ SCANNER: 'clamav' }, /^Invalid configuration: SCANNER /],
+    [{ CLAMD_HOST: 'tcp://clamav:3310' }, /^Invalid configuration: CLAMD_HOST must be a host name or IP address/],
+    [{ CLAMD_PORT: '0' }, /^Invalid configuration: CLAMD_PORT /],
+    [{ CLAMD_PORT: '3310/tcp' }, /^Invalid configuration: CLAMD_PORT must be a whole number/],
+    [{ CLAMD_TIMEOUT_MS: '10' }, /^Invalid configuration: CLAMD_TIMEOUT_MS /],
+  ])('refuses %j with one line', (env, message) => {
+    expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(ConfigError);
+    expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(message);
+  });
+});
+
+describe('getScanner', () => {
+  afterEach(() => {
+    delete process.env.SCANNER;
+    resetRuntime();
+  });
+
+  it('is one scanner per container, chosen by SCANNER, and follows the configuration after a reset', () => {
+    resetRuntime();
+    const first = getScanner();
+    expect(first.backend).toBe('none');
+    expect(getScanner()).toBe(first);
+    process.env.SCANNER = 'guardduty';
+    expect(getScanner()).toBe(first); // read once, like the rest of the configuration
+    resetRuntime();
+    expect(getScanner().backend).toBe('guardduty');
+    process.env.SCANNER = 'clamd';
+    resetRuntime();
+    expect(getScanner().backend).toBe('clamd');
+  });
+});
 
 describe('parseInstreamReply', () => {
   it.each([
