@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { ScannerBackend } from './scan/scanner';
 import * as z from './zod';
 
 /**
@@ -42,6 +43,11 @@ export interface Config {
   readonly allowedContentTypes: readonly string[];
   readonly corsOrigins: readonly string[];
   readonly userQuotaBytes: number;
+  readonly scanner: {
+    readonly backend: ScannerBackend;
+    /** Used only with backend `clamd`. */
+    readonly clamd: { readonly host: string; readonly port: number; readonly timeoutMs: number };
+  };
   readonly local: {
     readonly host: string;
     readonly port: number;
@@ -128,6 +134,15 @@ const envSchema = z.object({
   ),
   CORS_ORIGINS: z.optional(z.string()),
   USER_QUOTA_BYTES: z._default(int(0, Number.MAX_SAFE_INTEGER), 10_737_418_240),
+  SCANNER: z._default(z.pipe(z.string().check(z.trim(), z.toLowerCase()), z.enum(['none', 'clamd', 'guardduty'])), 'none'),
+  CLAMD_HOST: z._default(
+    z.string().check(z.trim(), z.regex(/^[A-Za-z0-9._:-]+$/, 'must be a host name or IP address (no scheme, no port)')),
+    '127.0.0.1',
+  ),
+  CLAMD_PORT: z._default(int(1, 65_535), 3310),
+  // The whole scan, connect to verdict. Below the S3 functions' 20 s timeout, so a stuck clamd
+  // answers 503 "Scanner unavailable" instead of the function being killed mid-request.
+  CLAMD_TIMEOUT_MS: z._default(int(100, 900_000), 10_000),
   HOST: z._default(nonEmpty, '127.0.0.1'),
   PORT: z._default(int(0, 65_535), 8000),
   S3_PORT: z._default(int(0, 65_535), 9000),
@@ -206,6 +221,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((origin) => origin.trim())
       .filter(Boolean),
     userQuotaBytes: e.USER_QUOTA_BYTES,
+    scanner: {
+      backend: e.SCANNER,
+      clamd: { host: e.CLAMD_HOST, port: e.CLAMD_PORT, timeoutMs: e.CLAMD_TIMEOUT_MS },
+    },
     local: { host: e.HOST, port: e.PORT, s3Port: e.S3_PORT, dataDir },
   };
   return deepFreeze(config);

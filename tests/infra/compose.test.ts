@@ -1,6 +1,7 @@
 /**
  * docker-compose.yml cannot run here (no Docker engine), so it is checked as data: services,
- * ports, volumes, start order, and the API's environment against lib/config.ts's schema.
+ * profiles, ports, volumes, start order, and the API's environment against lib/config.ts's
+ * schema, with `${VAR:-default}` resolved the way Compose does.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,6 +14,8 @@ interface Service {
   entrypoint?: string | string[];
   environment?: Record<string, string | number | boolean | null> | string[];
   ports?: string[];
+  expose?: string[];
+  profiles?: string[];
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
@@ -25,18 +28,35 @@ const compose = parse(fs.readFileSync(path.join(__dirname, '..', '..', 'docker-c
 };
 const { services } = compose;
 
-function environment(service: Service | undefined): Record<string, string> {
+/** Compose's `${VAR}`, `${VAR:-default}` and `${VAR-default}`, from `shell` (the host's environment and .env). */
+function interpolate(value: string, shell: Record<string, string>): string {
+  return value.replace(/\$\{(\w+)(?:(:?-)([^}]*))?\}/g, (_match, name: string, operator: string | undefined, fallback: string | undefined) => {
+    const set = shell[name];
+    if (operator === ':-') return set ? set : (fallback ?? '');
+    if (operator === '-') return set ?? fallback ?? '';
+    return set ?? '';
+  });
+}
+
+function environment(service: Service | undefined, shell: Record<string, string> = {}): Record<string, string> {
   const env = service?.environment ?? {};
-  if (Array.isArray(env)) return Object.fromEntries(env.map((line) => [line.split('=')[0] ?? '', line.split('=').slice(1).join('=')]));
-  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value === null ? '' : String(value)]));
+  const pairs: [string, string][] = Array.isArray(env)
+    ? env.map((line) => [line.split('=')[0] ?? '', line.split('=').slice(1).join('=')])
+    : Object.entries(env).map(([key, value]) => [key, value === null ? '' : String(value)]);
+  return Object.fromEntries(pairs.map(([key, value]) => [key, interpolate(value, shell)]));
 }
 
 const api = services.api;
+/** What a plain `docker compose up` gives the API (nothing set in the shell). */
 const apiEnv = environment(api);
+/** Services that `docker compose up` starts without `--profile`. */
+const defaultServices = Object.keys(services).filter((name) => !services[name]?.profiles?.length);
 
 describe('docker-compose.yml', () => {
-  it('has MinIO, a one-shot bucket job and the API', () => {
-    expect(Object.keys(services).sort()).toEqual(['api', 'create-bucket', 'minio']);
+  it('has MinIO, a one-shot bucket job and the API by default, and ClamAV only in the scan profile', () => {
+    expect(defaultServices.sort()).toEqual(['api', 'create-bucket', 'minio']);
+    expect(Object.keys(services).sort()).toEqual(['api', 'clamav', 'create-bucket', 'minio']);
+    expect(services.clamav?.profiles).toEqual(['scan']);
     expect(services.minio?.image).toMatch(/^minio\/minio:/);
     expect(services['create-bucket']?.image).toMatch(/^minio\/mc:/);
     expect(api?.image).toMatch(/^node:22\b/);
@@ -66,7 +86,8 @@ describe('docker-compose.yml', () => {
   it('keeps data and the container node_modules on named volumes', () => {
     expect(api?.volumes).toEqual(expect.arrayContaining(['.:/app', 'api-node-modules:/app/node_modules', 'api-data:/data']));
     expect(services.minio?.volumes).toEqual(['minio-data:/data']);
-    for (const volume of [...(api?.volumes ?? []), ...(services.minio?.volumes ?? [])]) {
+    expect(services.clamav?.volumes).toEqual(['clamav-db:/var/lib/clamav']);
+    for (const volume of [...(api?.volumes ?? []), ...(services.minio?.volumes ?? []), ...(services.clamav?.volumes ?? [])]) {
       const source = volume.split(':')[0] ?? '';
       if (!source.startsWith('.')) expect(Object.keys(compose.volumes)).toContain(source);
     }
@@ -86,6 +107,24 @@ describe('docker-compose.yml', () => {
       S3_ENDPOINT: 'http://minio:9000',
       S3_PUBLIC_ENDPOINT: 'http://localhost:9000',
     });
+  });
+
+  it('runs a pinned ClamAV whose clamd is reachable inside the network only, with a health check', () => {
+    const clamav = services.clamav;
+    expect(clamav?.image).toMatch(/^clamav\/clamav:\d+\.\d+\.\d+$/);
+    expect(clamav?.expose).toEqual(['3310']);
+    expect(clamav?.ports).toBeUndefined();
+    expect(clamav?.healthcheck?.test.join(' ')).toMatch(/clamdcheck/);
+    // A depends_on on a profile service would break a plain `docker compose up` (Compose < 2.20).
+    expect(Object.keys(api?.depends_on ?? {})).not.toContain('clamav');
+  });
+
+  it('leaves scanning off by default and points SCANNER=clamd at the clamav service', () => {
+    const off = loadConfig({ ...apiEnv, JWT_SECRET: 'x'.repeat(32) });
+    expect(off.scanner.backend).toBe('none');
+    const on = loadConfig({ ...environment(api, { SCANNER: 'clamd' }), JWT_SECRET: 'x'.repeat(32) });
+    expect(on.scanner).toMatchObject({ backend: 'clamd', clamd: { host: 'clamav', port: 3310 } });
+    expect(services.clamav?.expose).toContain(String(on.scanner.clamd.port));
   });
 
   it('sets only variables lib/config.ts reads, with values it accepts', () => {
