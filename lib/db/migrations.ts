@@ -69,23 +69,32 @@ export const migrations: readonly Migration[] = [
  * several containers racing on one database apply each migration exactly once. A no-op (one
  * read) when already current.
  *
+ * Applies every migration whose version is not recorded yet, in version order, not only those
+ * above the highest recorded one: versions are claimed by branches developed in parallel, so a
+ * database may already carry 5 when 3 and 4 arrive with a later merge. Such migrations are
+ * independent by construction (each branch wrote its own against the released schema).
+ *
  * @returns the versions applied by this call
  */
 export function migrate(db: Database, list: readonly Migration[] = migrations): number[] {
+  const ordered = [...list].sort((a, b) => a.version - b.version);
+  for (let i = 1; i < ordered.length; i += 1) {
+    if (ordered[i]?.version === ordered[i - 1]?.version) throw new Error(`Two migrations claim version ${ordered[i]?.version}`);
+  }
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
     applied_at TEXT NOT NULL
   ) STRICT`);
-  const current = () =>
-    (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
-  if (current() >= (list.at(-1)?.version ?? 0)) return [];
+  const pending = () => {
+    const done = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((row) => row.version));
+    return ordered.filter((migration) => !done.has(migration.version));
+  };
+  if (pending().length === 0) return [];
 
   const apply = db.transaction(() => {
-    const from = current(); // re-read under the write lock: another container may have won
     const applied: number[] = [];
-    for (const migration of list) {
-      if (migration.version <= from) continue;
+    for (const migration of pending()) { // re-read under the write lock: another container may have won
       db.exec(migration.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
         migration.version,

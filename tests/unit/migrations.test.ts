@@ -30,6 +30,20 @@ describe('migrations', () => {
     expect(migrate(db, good)).toEqual([next]);
   });
 
+  it('apply versions missing below the highest recorded one (parallel branches), and lists with gaps', () => {
+    const db = new BetterSqlite3(tempFile());
+    const base = migrations.filter((m) => m.version <= 2);
+    const table = (version: number, name: string) => ({ version, name, sql: `CREATE TABLE ${name} (id TEXT)` });
+    // A list with a gap: 3 and 4 do not exist on this branch.
+    expect(migrate(db, [...base, table(5, 'five')])).toEqual([1, 2, 5]);
+    // After a merge, 3 and 4 arrive (even out of order in the list): both are applied, 5 is not redone.
+    expect(migrate(db, [...base, table(5, 'five'), table(4, 'four'), table(3, 'three')])).toEqual([3, 4]);
+    expect(migrate(db, [...base, table(3, 'three'), table(4, 'four'), table(5, 'five')])).toEqual([]);
+    const recorded = (db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Array<{ version: number }>).map((r) => r.version);
+    expect(recorded).toEqual([1, 2, 3, 4, 5]);
+    expect(() => migrate(db, [...base, table(6, 'six'), table(6, 'other')])).toThrow('Two migrations claim version 6');
+  });
+
   it('open with the configured journal mode and pragmas', () => {
     const wal = openDatabase(tempFile(), { journalMode: 'WAL' });
     expect(wal.pragma('journal_mode', { simple: true })).toBe('wal');
