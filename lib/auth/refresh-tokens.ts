@@ -4,7 +4,7 @@ import { getDb, statement } from '../db/connection';
 import { unauthorized } from '../http/errors';
 import { logger } from '../logger';
 import { isoSeconds } from '../time';
-import { getSigningKey } from './signing-key';
+import { getSigningKey, type SigningKey } from './signing-key';
 import { signToken, verifyToken } from './tokens';
 
 /** The seed's token response. */
@@ -31,7 +31,7 @@ const INSERT_REFRESH = `INSERT INTO refresh_tokens (id, user_id, family_id, toke
   VALUES (?, ?, ?, ?, ?, ?)`;
 
 /** Signs a pair and records the refresh token. Call inside the caller's transaction, if any. */
-function mintPair(key: Awaited<ReturnType<typeof getSigningKey>>, userId: string, familyId: string) {
+function mintPair(key: SigningKey, userId: string, familyId: string) {
   const access = signToken(key, 'access', userId);
   const refresh = signToken(key, 'refresh', userId, { fam: familyId });
   statement(getDb(), INSERT_REFRESH).run(
@@ -66,7 +66,7 @@ export async function issueTokenPair(userId: string): Promise<TokenPair> {
  */
 export async function rotateRefreshToken(token: string): Promise<TokenPair> {
   const key = await getSigningKey();
-  const claims = verifyToken(key, token, 'refresh');
+  const claims = await verifyToken(token, 'refresh');
   const db = getDb();
   const grace = getConfig().jwt.refreshReuseGraceSeconds;
 

@@ -1,4 +1,3 @@
-import { getSigningKey } from '../auth/signing-key';
 import { verifyToken } from '../auth/tokens';
 import { findUserById, type User } from '../users';
 import { unauthorized } from './errors';
@@ -17,7 +16,7 @@ export const bearerAuth: InputStep<User> = {
     if (!header) throw unauthorized('Not authenticated');
     const token = BEARER.exec(header)?.[1];
     if (!token) throw unauthorized('Could not validate credentials', 'invalid_token');
-    const claims = verifyToken(await getSigningKey(), token, 'access');
+    const claims = await verifyToken(token, 'access');
     const user = findUserById(claims.sub);
     if (!user) throw unauthorized('Could not validate credentials', 'invalid_token');
     return user;
