@@ -62,6 +62,31 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX files_pending_expiry ON files(expires_at) WHERE status = 'pending';
     `,
   },
+  // Versions 3 and 4 are claimed by work on other branches; migrate() applies whatever is missing.
+  {
+    version: 5,
+    name: 'sessions: one row per refresh-token family',
+    sql: `
+      CREATE TABLE sessions (
+        id           TEXT PRIMARY KEY,     -- the refresh-token family id; claim sid of its access tokens
+        user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at   TEXT NOT NULL,        -- the login
+        last_used_at TEXT NOT NULL,        -- the last login or refresh; ordinary requests never write
+        expires_at   TEXT NOT NULL,        -- of its newest refresh token: the session cannot outlive it
+        ip           TEXT,                 -- of the last login or refresh
+        user_agent   TEXT,
+        ended_at     TEXT                  -- logout, revocation, reuse detection: its access tokens die
+      ) STRICT;
+      CREATE INDEX sessions_user ON sessions(user_id, created_at);
+
+      -- Every family that can still refresh becomes a live session (no ip or user agent known).
+      INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at)
+        SELECT family_id, MIN(user_id), MIN(created_at), MAX(created_at), MAX(expires_at)
+          FROM refresh_tokens
+         GROUP BY family_id
+        HAVING MAX(revoked = 0 AND expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) = 1;
+    `,
+  },
 ];
 
 /**

@@ -155,7 +155,8 @@ describe('POST /auth/login and GET /auth/me', () => {
       [
         'unknown user',
         {
-          authorization: `Bearer ${jwt.sign({ ...base, sub: '00000000-0000-4000-8000-000000000000', type: 'access' }, secret, {
+          // a live session's id, so only the user is unknown
+          authorization: `Bearer ${jwt.sign({ ...base, sub: '00000000-0000-4000-8000-000000000000', sid: (jwt.decode(tokens.access_token) as { sid: string }).sid, type: 'access' }, secret, {
             header: { alg: 'HS256', typ: 'at+jwt', kid },
             expiresIn: 60,
           })}`,
