@@ -1,7 +1,6 @@
 import { createHash, createSecretKey, type KeyObject } from 'node:crypto';
 import { getSecretString, SecretsManagerError } from '../aws/secrets-manager';
 import { getConfig } from '../config';
-import { logger } from '../logger';
 
 /** The key new tokens are signed with, and the `kid` header that names it. */
 export interface SigningKey {
@@ -100,7 +99,7 @@ export class JwtKeyRing {
         return set;
       } catch (error) {
         if (!this.#set) throw error;
-        logger.warn('Could not re-read the JWT secret; keeping the keys already known', { error: String(error) });
+        warn('Could not re-read the JWT secret; keeping the keys already known', { error: String(error) });
         this.#nextRefreshAt = this.now() + UNKNOWN_KID_REFRESH_MS;
         return this.#set;
       } finally {
@@ -156,12 +155,20 @@ export function secretsManagerSource(secretArn: string): KeySource {
       }
       if (Buffer.byteLength(current) < 32) throw new Error('JWT secret from Secrets Manager is shorter than 32 bytes');
       if (previous !== undefined && Buffer.byteLength(previous) < 32) {
-        logger.warn('The AWSPREVIOUS JWT secret is shorter than 32 bytes; it does not verify tokens');
+        warn('The AWSPREVIOUS JWT secret is shorter than 32 bytes; it does not verify tokens');
         return { current };
       }
       return { current, previous };
     },
   };
+}
+
+/**
+ * Loaded on first use: the logger reads its level when it is loaded, and this module is loaded
+ * early (test helpers reset it), before a test may have set the level it wants to see.
+ */
+function warn(message: string, extra?: Record<string, unknown>): void {
+  void import('../logger').then(({ logger }) => logger.warn(message, extra ?? {}));
 }
 
 let ring: JwtKeyRing | undefined;
