@@ -115,7 +115,7 @@ export class SecureUploadStack extends Stack {
     });
     Validations.of(jwtSecret.node.defaultChild as CfnSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'HS256 signing key rotated by hand with put-secret-value (README): AWSPREVIOUS keeps verifying, so one rotation logs nobody out, but rotating more often than the refresh-token lifetime would end idle sessions, and a schedule needs a rotation function this stack does not need.',
+      reason: 'Rotated by hand with put-secret-value (README): AWSPREVIOUS still verifies, so nobody is logged out; a schedule needs a rotation function and could end idle sessions.',
     });
 
     const names = [...new Set(table.map((route) => route.handler))];
