@@ -4,8 +4,11 @@ import { httpHandler } from '../lib/http/handler';
 import { noContent } from '../lib/http/response';
 import { LogoutBody } from '../lib/schemas';
 
-/** POST /auth/logout: 204 for any token string, so the answer reveals nothing about it. */
-export const handler = httpHandler({ body: jsonBody(LogoutBody) }, ({ body }) => {
-  revokeRefreshToken(body.refresh_token);
+/**
+ * POST /auth/logout: ends the token's session (its access tokens stop working at once); 204
+ * for any token string, so the answer reveals nothing about it.
+ */
+export const handler = httpHandler({ body: jsonBody(LogoutBody) }, async ({ body }) => {
+  await revokeRefreshToken(body.refresh_token);
   return noContent();
 });

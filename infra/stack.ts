@@ -115,7 +115,7 @@ export class SecureUploadStack extends Stack {
     });
     Validations.of(jwtSecret.node.defaultChild as CfnSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'HS256 signing key cached by warm functions; scheduled rotation would void every live token at once, so it is rotated by hand (docs/deploy.md).',
+      reason: 'Rotated by hand with put-secret-value (README): AWSPREVIOUS still verifies, so nobody is logged out; a schedule needs a rotation function and could end idle sessions.',
     });
 
     const names = [...new Set(table.map((route) => route.handler))];

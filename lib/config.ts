@@ -17,6 +17,8 @@ export interface Config {
   readonly jwt: {
     /** Set locally (`JWT_SECRET`); in AWS the secret comes from Secrets Manager instead. */
     readonly secret: string | undefined;
+    /** `JWT_PREVIOUS_SECRET`: still verifies (never signs) during a rotation of `JWT_SECRET`. */
+    readonly previousSecret: string | undefined;
     readonly secretArn: string | undefined;
     readonly issuer: string;
     readonly audience: string;
@@ -100,6 +102,9 @@ const envSchema = z.object({
       z.refine((value: string) => Buffer.byteLength(value) >= 32, 'must be at least 32 bytes (try: openssl rand -hex 32)'),
     ),
   ),
+  JWT_PREVIOUS_SECRET: z.optional(
+    z.string().check(z.refine((value: string) => Buffer.byteLength(value) >= 32, 'must be at least 32 bytes')),
+  ),
   JWT_SECRET_ARN: z.optional(z.string().check(z.trim(), z.startsWith('arn:', 'must be a Secrets Manager ARN'))),
   JWT_ISSUER: z._default(nonEmpty, 'secure-upload-api'),
   JWT_AUDIENCE: z._default(nonEmpty, 'secure-upload-api'),
@@ -177,6 +182,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : 'Invalid configuration: JWT_SECRET is required (at least 32 bytes; npm start generates one for you)',
     );
   }
+  if (e.JWT_PREVIOUS_SECRET && !e.JWT_SECRET) {
+    throw new ConfigError(
+      "Invalid configuration: JWT_PREVIOUS_SECRET goes with JWT_SECRET (with JWT_SECRET_ARN the secret's AWSPREVIOUS version plays its part)",
+    );
+  }
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together');
   }
@@ -193,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     journalMode: e.SQLITE_JOURNAL_MODE ?? (inLambda ? 'DELETE' : 'WAL'),
     jwt: {
       secret: e.JWT_SECRET,
+      previousSecret: e.JWT_PREVIOUS_SECRET,
       secretArn: e.JWT_SECRET_ARN,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,

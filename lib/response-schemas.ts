@@ -28,6 +28,23 @@ export const TokenPairOut = withMeta(
   { id: 'TokenPair' },
 );
 
+export const SessionOut = withMeta(
+  z.object({
+    id: withMeta(z.uuid(), { description: 'the session id (the `sid` claim of its access tokens)' }),
+    created_at: withMeta(z.string(), { example: '2024-01-15T10:30:00Z', description: 'the login' }),
+    last_used_at: withMeta(z.string(), { example: '2024-01-15T11:00:00Z', description: 'the last login or refresh' }),
+    ip: withMeta(z.nullable(z.string()), { example: '203.0.113.7', description: 'of the last login or refresh; null for sessions older than this list' }),
+    user_agent: withMeta(z.nullable(z.string()), { description: 'of the last login or refresh, at most 256 characters' }),
+    current: withMeta(z.boolean(), { description: 'the session of the access token that asked' }),
+  }),
+  { id: 'Session' },
+);
+
+export const SessionListOut = withMeta(z.object({ sessions: z.array(SessionOut) }), {
+  id: 'SessionList',
+  description: 'live sessions, newest first (at most 1000)',
+});
+
 export const UploadOut = withMeta(
   z.object({
     id: withMeta(z.uuid(), { description: 'the file id in the files table' }),

@@ -61,3 +61,16 @@ export async function authenticate({ email, password }: Credentials): Promise<Us
 export function findUserById(id: string): User | undefined {
   return statement(getDb(), 'SELECT id, email, created_at FROM users WHERE id = ?').get(id) as User | undefined;
 }
+
+/**
+ * The user behind an access token, if its session is still live: one indexed lookup (a join
+ * on both primary keys, a prepared statement) on every authenticated request, so ending a
+ * session ends its access tokens at once without making `GET /auth/me` dearer.
+ */
+export async function findUserBySession(userId: string, sessionId: string): Promise<User | undefined> {
+  return statement(
+    getDb(),
+    `SELECT u.id, u.email, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
+      WHERE s.id = ? AND s.user_id = ? AND s.ended_at IS NULL`,
+  ).get(sessionId, userId) as User | undefined;
+}

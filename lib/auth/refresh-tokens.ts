@@ -4,8 +4,9 @@ import { getDb, statement } from '../db/connection';
 import { unauthorized } from '../http/errors';
 import { logger } from '../logger';
 import { isoSeconds } from '../time';
-import { getSigningKey } from './signing-key';
+import { getSigningKey, type SigningKey } from './signing-key';
 import { signToken, verifyToken } from './tokens';
+import { endSessionInTransaction, recordSessionUseInTransaction, startSessionInTransaction, type ClientInfo } from '../sessions';
 
 /** The seed's token response. */
 export interface TokenPair {
@@ -22,6 +23,9 @@ interface RefreshRow {
   revoked: number;
   rotated_at: string | null;
   expires_at: string;
+  /** Null for a family minted by code older than sessions (a container still running it). */
+  session_id: string | null;
+  session_ended_at: string | null;
 }
 
 /** Refresh tokens are stored only as SHA-256 hashes: a database leak yields no usable token. */
@@ -30,81 +34,97 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 const INSERT_REFRESH = `INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, created_at)
   VALUES (?, ?, ?, ?, ?, ?)`;
 
-/** Signs a pair and records the refresh token. Call inside the caller's transaction, if any. */
-function mintPair(key: Awaited<ReturnType<typeof getSigningKey>>, userId: string, familyId: string) {
-  const access = signToken(key, 'access', userId);
+/**
+ * Signs a pair for a session and records the refresh token. Call inside the caller's
+ * transaction. The access token's `sid` is the family, so ending the session ends it.
+ */
+function mintPair(key: SigningKey, userId: string, familyId: string): { pair: TokenPair; refreshExpiresAt: string } {
+  const access = signToken(key, 'access', userId, { sid: familyId });
   const refresh = signToken(key, 'refresh', userId, { fam: familyId });
-  statement(getDb(), INSERT_REFRESH).run(
-    refresh.jti,
-    userId,
-    familyId,
-    hashToken(refresh.token),
-    isoSeconds(refresh.expiresAt),
-    isoSeconds(),
-  );
+  const refreshExpiresAt = isoSeconds(refresh.expiresAt);
+  statement(getDb(), INSERT_REFRESH).run(refresh.jti, userId, familyId, hashToken(refresh.token), refreshExpiresAt, isoSeconds());
   const pair: TokenPair = {
     access_token: access.token,
     refresh_token: refresh.token,
     token_type: 'bearer',
     expires_in: getConfig().jwt.accessTtlSeconds,
   };
-  return { pair, refreshJti: refresh.jti };
+  return { pair, refreshExpiresAt };
 }
 
-/** A new session (login): a fresh family. */
-export async function issueTokenPair(userId: string): Promise<TokenPair> {
+/** A login: a new session, i.e. a fresh family, recorded with the client it came from. */
+export async function issueTokenPair(userId: string, client: ClientInfo = {}): Promise<TokenPair> {
   const key = await getSigningKey();
-  return mintPair(key, userId, randomUUID()).pair;
+  const db = getDb();
+  const familyId = randomUUID();
+  const issue = db.transaction(() => {
+    const minted = mintPair(key, userId, familyId);
+    startSessionInTransaction(db, { id: familyId, userId, expiresAt: minted.refreshExpiresAt, client });
+    return minted.pair;
+  });
+  return issue.immediate();
 }
 
 /**
- * Exchanges a refresh token for a new pair, once. The read-check-write runs as one
+ * Exchanges a refresh token for a new pair, once; the session goes on (same `sid`), so its
+ * earlier access tokens stay valid until they expire. The read-check-write runs as one
  * `BEGIN IMMEDIATE` transaction, so of several racing requests with the same token exactly one
  * mints a successor. Presenting a token that was already rotated is treated as theft (OAuth 2.0
- * Security BCP): the whole family is revoked, unless it happens within
+ * Security BCP): the whole family is revoked and its session ended, unless it happens within
  * `REFRESH_REUSE_GRACE_SECONDS` of the rotation (racing browser tabs), which is a plain 401.
  */
-export async function rotateRefreshToken(token: string): Promise<TokenPair> {
+export async function rotateRefreshToken(token: string, client: ClientInfo = {}): Promise<TokenPair> {
   const key = await getSigningKey();
-  const claims = verifyToken(key, token, 'refresh');
+  const claims = await verifyToken(token, 'refresh');
   const db = getDb();
   const grace = getConfig().jwt.refreshReuseGraceSeconds;
 
   const rotate = db.transaction(() => {
     const row = statement(
       db,
-      'SELECT id, user_id, family_id, revoked, rotated_at, expires_at FROM refresh_tokens WHERE token_hash = ?',
+      `SELECT r.id, r.user_id, r.family_id, r.revoked, r.rotated_at, r.expires_at, s.id AS session_id, s.ended_at AS session_ended_at
+         FROM refresh_tokens r LEFT JOIN sessions s ON s.id = r.family_id
+        WHERE r.token_hash = ?`,
     ).get(hashToken(token)) as RefreshRow | undefined;
     if (!row || row.id !== claims.jti || row.user_id !== claims.sub) return { outcome: 'unknown' as const };
     if (row.rotated_at !== null) {
       const since = (Date.now() - Date.parse(row.rotated_at)) / 1000;
       if (since <= grace) return { outcome: 'raced' as const };
-      statement(db, 'UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?').run(row.family_id);
+      endSessionInTransaction(db, row.family_id);
       return { outcome: 'reused' as const, row };
     }
-    if (row.revoked || row.expires_at <= isoSeconds()) return { outcome: 'revoked' as const };
+    if (row.revoked || row.session_ended_at !== null || row.expires_at <= isoSeconds()) return { outcome: 'revoked' as const };
     statement(db, 'UPDATE refresh_tokens SET revoked = 1, rotated_at = ? WHERE id = ?').run(isoSeconds(), row.id);
-    return { outcome: 'rotated' as const, pair: mintPair(key, row.user_id, row.family_id).pair };
+    const minted = mintPair(key, row.user_id, row.family_id);
+    if (row.session_id === null) {
+      startSessionInTransaction(db, { id: row.family_id, userId: row.user_id, expiresAt: minted.refreshExpiresAt, client });
+    } else {
+      recordSessionUseInTransaction(db, row.family_id, minted.refreshExpiresAt, client);
+    }
+    return { outcome: 'rotated' as const, pair: minted.pair };
   });
 
   const result = rotate.immediate();
   if (result.outcome === 'rotated') return result.pair;
   if (result.outcome === 'reused') {
-    logger.warn('Refresh token reuse detected; family revoked', { userId: result.row.user_id, familyId: result.row.family_id });
+    logger.warn('Refresh token reuse detected; family revoked and session ended', { userId: result.row.user_id, familyId: result.row.family_id });
   }
   throw unauthorized('Could not validate credentials', 'invalid_token');
 }
 
 /**
- * Logout: revokes the session the token belongs to (its whole family, so no earlier or later
- * rotation of it survives). Says nothing about whether the token was known, valid or already
- * revoked; an expired or otherwise unverifiable token still ends its session.
+ * Logout: ends the session the token belongs to (its whole family, so no earlier or later
+ * rotation of it survives, and its access tokens stop working at once). Says nothing about
+ * whether the token was known, valid or already revoked; an expired or otherwise unverifiable
+ * token still ends its session.
  */
-export function revokeRefreshToken(token: string): void {
+export async function revokeRefreshToken(token: string): Promise<void> {
   const db = getDb();
-  statement(
-    db,
-    `UPDATE refresh_tokens SET revoked = 1
-      WHERE revoked = 0 AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)`,
-  ).run(hashToken(token));
+  const revoke = db.transaction(() => {
+    const row = statement(db, 'SELECT family_id FROM refresh_tokens WHERE token_hash = ?').get(hashToken(token)) as
+      | { family_id: string }
+      | undefined;
+    if (row) endSessionInTransaction(db, row.family_id);
+  });
+  revoke.immediate();
 }

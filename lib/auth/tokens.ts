@@ -1,7 +1,8 @@
-import { randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { getConfig } from '../config';
 import { unauthorized } from '../http/errors';
+import { getJwtKeys, type JwtKeyRing, type SigningKey } from './signing-key';
 
 export type TokenType = 'access' | 'refresh';
 
@@ -17,6 +18,8 @@ export interface TokenClaims {
   readonly exp: number;
   /** Refresh tokens only: the family (one login and its rotations). */
   readonly fam?: string;
+  /** Access tokens only: the session (= the refresh-token family) the token belongs to. */
+  readonly sid?: string;
 }
 
 export interface SignedToken {
@@ -25,19 +28,20 @@ export interface SignedToken {
   readonly expiresAt: Date;
 }
 
+/** Signs a token with the current key; its `kid` header names that key for verification. */
 export function signToken(
-  key: KeyObject,
+  signing: SigningKey,
   type: TokenType,
   userId: string,
-  extra: { readonly fam?: string } = {},
+  extra: { readonly fam?: string; readonly sid?: string } = {},
 ): SignedToken {
   const { jwt: settings } = getConfig();
   const ttl = type === 'access' ? settings.accessTtlSeconds : settings.refreshTtlSeconds;
   const jti = randomUUID();
   const now = Math.floor(Date.now() / 1000);
-  const token = jwt.sign({ ...extra, type }, key, {
+  const token = jwt.sign({ ...extra, type }, signing.key, {
     algorithm: ALGORITHM,
-    header: { alg: ALGORITHM, typ: HEADER_TYP[type] },
+    header: { alg: ALGORITHM, typ: HEADER_TYP[type], kid: signing.kid },
     subject: userId,
     jwtid: jti,
     issuer: settings.issuer,
@@ -48,11 +52,14 @@ export function signToken(
 }
 
 /**
- * Verifies signature (HS256 only), `iss`, `aud`, `exp`, the header `typ` and the `type` claim.
- * Any failure is a 401 problem with the seed's wording: "Token has expired" for an expired
- * token, "Could not validate credentials" for everything else (forged, malformed, wrong type).
+ * Verifies the signature (HS256 only, with the key the `kid` header names), `iss`, `aud`,
+ * `exp`, the header `typ` and the `type` claim. Any failure is a 401 problem with the seed's
+ * wording: "Token has expired" for an expired token, "Could not validate credentials" for
+ * everything else (forged, malformed, wrong type, no kid or a kid of no key we hold).
  */
-export function verifyToken(key: KeyObject, token: string, type: TokenType): TokenClaims {
+export async function verifyToken(token: string, type: TokenType, keys: JwtKeyRing = getJwtKeys()): Promise<TokenClaims> {
+  const key = await keys.verificationKey(headerKid(token));
+  if (!key) throw unauthorized('Could not validate credentials', 'invalid_token');
   const { jwt: settings } = getConfig();
   let decoded: jwt.Jwt;
   try {
@@ -79,4 +86,16 @@ export function verifyToken(key: KeyObject, token: string, type: TokenType): Tok
     throw unauthorized('Could not validate credentials', 'invalid_token');
   }
   return payload as unknown as TokenClaims;
+}
+
+/** The `kid` of a token's header, read without verifying anything (it only picks the key). */
+function headerKid(token: string): unknown {
+  const dot = token.indexOf('.');
+  if (dot <= 0 || dot > 1024) return undefined;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
+    return header && typeof header === 'object' ? (header as { kid?: unknown }).kid : undefined;
+  } catch {
+    return undefined;
+  }
 }

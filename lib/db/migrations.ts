@@ -105,6 +105,30 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX staging_leftovers_owner ON staging_leftovers(owner_id, sweep_after);
     `,
   },
+  {
+    version: 5,
+    name: 'sessions: one row per refresh-token family',
+    sql: `
+      CREATE TABLE sessions (
+        id           TEXT PRIMARY KEY,     -- the refresh-token family id; claim sid of its access tokens
+        user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at   TEXT NOT NULL,        -- the login
+        last_used_at TEXT NOT NULL,        -- the last login or refresh; ordinary requests never write
+        expires_at   TEXT NOT NULL,        -- of its newest refresh token: the session cannot outlive it
+        ip           TEXT,                 -- of the last login or refresh
+        user_agent   TEXT,
+        ended_at     TEXT                  -- logout, revocation, reuse detection: its access tokens die
+      ) STRICT;
+      CREATE INDEX sessions_user ON sessions(user_id, created_at);
+
+      -- Every family that can still refresh becomes a live session (no ip or user agent known).
+      INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at)
+        SELECT family_id, MIN(user_id), MIN(created_at), MAX(created_at), MAX(expires_at)
+          FROM refresh_tokens
+         GROUP BY family_id
+        HAVING MAX(revoked = 0 AND expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) = 1;
+    `,
+  },
 ];
 
 /**
@@ -112,23 +136,32 @@ export const migrations: readonly Migration[] = [
  * several containers racing on one database apply each migration exactly once. A no-op (one
  * read) when already current.
  *
+ * Applies every migration whose version is not recorded yet, in version order, not only those
+ * above the highest recorded one: versions are claimed by branches developed in parallel, so a
+ * database may already carry 5 when 3 and 4 arrive with a later merge. Such migrations are
+ * independent by construction (each branch wrote its own against the released schema).
+ *
  * @returns the versions applied by this call
  */
 export function migrate(db: Database, list: readonly Migration[] = migrations): number[] {
+  const ordered = [...list].sort((a, b) => a.version - b.version);
+  for (let i = 1; i < ordered.length; i += 1) {
+    if (ordered[i]?.version === ordered[i - 1]?.version) throw new Error(`Two migrations claim version ${ordered[i]?.version}`);
+  }
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
     applied_at TEXT NOT NULL
   ) STRICT`);
-  const current = () =>
-    (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
-  if (current() >= (list.at(-1)?.version ?? 0)) return [];
+  const pending = () => {
+    const done = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((row) => row.version));
+    return ordered.filter((migration) => !done.has(migration.version));
+  };
+  if (pending().length === 0) return [];
 
   const apply = db.transaction(() => {
-    const from = current(); // re-read under the write lock: another container may have won
     const applied: number[] = [];
-    for (const migration of list) {
-      if (migration.version <= from) continue;
+    for (const migration of pending()) { // re-read under the write lock: another container may have won
       db.exec(migration.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
         migration.version,

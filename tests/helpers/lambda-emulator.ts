@@ -168,6 +168,8 @@ export class LambdaContainer {
 export interface SecretsCall {
   readonly target: string;
   readonly secretId: unknown;
+  /** The VersionStage asked for, if any (AWSCURRENT when absent). */
+  readonly versionStage: unknown;
   /** From the SigV4 Authorization header: who signed, for which region and service. */
   readonly accessKeyId: string | undefined;
   readonly region: string | undefined;
@@ -181,7 +183,7 @@ export interface FakeSecretsManager {
 }
 
 /**
- * Secrets Manager's GetSecretValue (JSON 1.1 protocol) on loopback, knowing one secret. The
+ * Secrets Manager's GetSecretValue (JSON 1.1 protocol) on loopback, knowing one secret (one version: AWSCURRENT). The
  * functions reach it through the SDK's service-specific endpoint variable
  * (AWS_ENDPOINT_URL_SECRETS_MANAGER), so the code path of JWT_SECRET_ARN runs unchanged.
  */
@@ -197,20 +199,23 @@ export async function startFakeSecretsManager(secret: { arn: string; name: strin
     request.on('end', () => {
       const target = String(request.headers['x-amz-target'] ?? '');
       const credential = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(String(request.headers.authorization ?? ''));
-      let input: { SecretId?: unknown } = {};
+      let input: { SecretId?: unknown; VersionStage?: unknown } = {};
       try {
         input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as typeof input;
       } catch {
         answer(response, 400, { __type: 'SerializationException', message: 'body is not JSON' });
         return;
       }
-      calls.push({ target, secretId: input.SecretId, accessKeyId: credential?.[1], region: credential?.[2], service: credential?.[3] });
+      calls.push({ target, secretId: input.SecretId, versionStage: input.VersionStage, accessKeyId: credential?.[1], region: credential?.[2], service: credential?.[3] });
       if (request.method !== 'POST' || target !== 'secretsmanager.GetSecretValue') {
         answer(response, 400, { __type: 'UnknownOperationException', message: `not served here: ${target}` });
       } else if (!credential) {
         answer(response, 400, { __type: 'MissingAuthenticationTokenException', message: 'Request is missing Authentication Token' });
       } else if (input.SecretId !== secret.arn && input.SecretId !== secret.name) {
         answer(response, 400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
+      } else if (input.VersionStage !== undefined && input.VersionStage !== 'AWSCURRENT') {
+        // A secret as CloudFormation creates it: never rotated, so no AWSPREVIOUS version yet.
+        answer(response, 400, { __type: 'ResourceNotFoundException', message: `Secrets Manager can't find the specified secret value for staging label: ${String(input.VersionStage)}` });
       } else {
         answer(response, 200, {
           ARN: secret.arn,

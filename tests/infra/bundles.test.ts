@@ -463,16 +463,26 @@ describe('the synthesized bundles on Node 22, as Lambda runs them', () => {
     });
   });
 
-  test('the JWT secret came from Secrets Manager: once per container, only to functions that sign or verify tokens', () => {
+  test('the JWT secret came from Secrets Manager: once per container (current and previous versions), only to functions that sign or verify tokens', () => {
     const calls = secrets?.calls ?? [];
     expect(calls.length).toBeGreaterThan(0);
     for (const call of calls) {
-      expect(call).toEqual({ target: 'secretsmanager.GetSecretValue', secretId: SECRET.arn, accessKeyId: expect.any(String), region: REGION, service: 'secretsmanager' });
+      expect(call).toEqual({
+        target: 'secretsmanager.GetSecretValue',
+        secretId: SECRET.arn,
+        versionStage: call.versionStage === undefined ? undefined : 'AWSPREVIOUS',
+        accessKeyId: expect.any(String),
+        region: REGION,
+        service: 'secretsmanager',
+      });
     }
-    const callers = calls.map((call) => assets.functions.find((asset) => accessKeyOf(asset.handler) === call.accessKeyId)?.handler ?? call.accessKeyId);
+    const callerOf = (call: (typeof calls)[number]) => assets.functions.find((asset) => accessKeyOf(asset.handler) === call.accessKeyId)?.handler ?? call.accessKeyId;
+    const callers = calls.filter((call) => call.versionStage === undefined).map(callerOf);
     const jwtFunctions = handlerNames().filter((handler) => functionNeeds(routes, handler).jwt);
-    // Each warm container fetched it once, at its first token operation.
+    // Each warm container read the key set once, at its first token operation: AWSCURRENT
+    // (signs) and AWSPREVIOUS (verifies; absent here, the secret was never rotated) together.
     expect(callers.sort()).toEqual([...new Set(callers)].sort());
+    expect(calls.filter((call) => call.versionStage === 'AWSPREVIOUS').map(callerOf).sort()).toEqual(callers);
     expect(callers).toEqual(expect.arrayContaining(['auth-login', 'auth-me', 'upload', 'uploads-plan', 'uploads-complete', 'files-list', 'files-get', 'files-delete', 'auth-refresh']));
     for (const caller of callers) expect(jwtFunctions).toContain(caller);
     expect(sweepNeeds.jwt).toBeFalsy();

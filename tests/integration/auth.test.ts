@@ -6,6 +6,7 @@ import { handler as logout } from '../../functions/auth-logout';
 import { handler as me } from '../../functions/auth-me';
 import { handler as refresh } from '../../functions/auth-refresh';
 import { handler as register } from '../../functions/auth-register';
+import { keyIdOf } from '../../lib/auth/signing-key';
 import { createTestEventV2, invoke } from '../helpers/events';
 import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
 
@@ -119,6 +120,7 @@ describe('POST /auth/login and GET /auth/me', () => {
   it('answers 401 with a Bearer challenge for missing, malformed, forged, expired and wrong-type tokens', async () => {
     const { tokens, user } = await registerAndLogin('tokens@example.com');
     const secret = process.env.JWT_SECRET ?? '';
+    const kid = keyIdOf(secret);
     const base = { sub: user.id, jti: 'x', iss: 'secure-upload-api', aud: 'secure-upload-api' };
     const cases: Array<[string, Record<string, string>, string]> = [
       ['missing', {}, 'Not authenticated'],
@@ -130,26 +132,32 @@ describe('POST /auth/login and GET /auth/me', () => {
         { authorization: `Bearer ${jwt.sign({ ...base, type: 'access' }, 'x'.repeat(32), { header: { alg: 'HS256', typ: 'at+jwt' } })}` },
         'Could not validate credentials',
       ],
+      [
+        'right secret, no kid',
+        { authorization: `Bearer ${jwt.sign({ ...base, type: 'access' }, secret, { header: { alg: 'HS256', typ: 'at+jwt' }, expiresIn: 60 })}` },
+        'Could not validate credentials',
+      ],
       ['alg none', { authorization: `Bearer ${jwt.sign({ ...base, type: 'access' }, '', { algorithm: 'none' })}` }, 'Could not validate credentials'],
       [
         'expired',
         {
           authorization: `Bearer ${jwt.sign({ ...base, type: 'access', exp: Math.floor(Date.now() / 1000) - 60 }, secret, {
-            header: { alg: 'HS256', typ: 'at+jwt' },
+            header: { alg: 'HS256', typ: 'at+jwt', kid },
           })}`,
         },
         'Token has expired',
       ],
       [
         'wrong audience',
-        { authorization: `Bearer ${jwt.sign({ ...base, type: 'access', aud: 'other' }, secret, { header: { alg: 'HS256', typ: 'at+jwt' }, expiresIn: 60 })}` },
+        { authorization: `Bearer ${jwt.sign({ ...base, type: 'access', aud: 'other' }, secret, { header: { alg: 'HS256', typ: 'at+jwt', kid }, expiresIn: 60 })}` },
         'Could not validate credentials',
       ],
       [
         'unknown user',
         {
-          authorization: `Bearer ${jwt.sign({ ...base, sub: '00000000-0000-4000-8000-000000000000', type: 'access' }, secret, {
-            header: { alg: 'HS256', typ: 'at+jwt' },
+          // a live session's id, so only the user is unknown
+          authorization: `Bearer ${jwt.sign({ ...base, sub: '00000000-0000-4000-8000-000000000000', sid: (jwt.decode(tokens.access_token) as { sid: string }).sid, type: 'access' }, secret, {
+            header: { alg: 'HS256', typ: 'at+jwt', kid },
             expiresIn: 60,
           })}`,
         },

@@ -20,6 +20,8 @@ describe('loadConfig', () => {
       local: { port: 8000, s3Port: 9000, host: '127.0.0.1' },
     });
     expect(Object.isFrozen(config.jwt)).toBe(true);
+    expect(config.jwt.previousSecret).toBeUndefined();
+    expect(loadConfig({ JWT_SECRET: secret, JWT_PREVIOUS_SECRET: 'y'.repeat(32) }).jwt.previousSecret).toBe('y'.repeat(32));
   });
 
   it('switches to the NFS-safe journal and no wildcard CORS inside Lambda', () => {
@@ -52,6 +54,12 @@ describe('loadConfig', () => {
     ['an endpoint that is not a URL', { JWT_SECRET: secret, S3_ENDPOINT: 'minio:9000' }, /S3_ENDPOINT must be an http\(s\) URL/],
     ['an upload limit Lambda cannot carry', { JWT_SECRET: secret, MAX_UPLOAD_BYTES: String(LAMBDA_FILE_CEILING_BYTES + 1) }, /MAX_UPLOAD_BYTES/],
     ['half the S3 credentials', { JWT_SECRET: secret, S3_ACCESS_KEY_ID: 'a' }, /S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together/],
+    ['a short previous secret', { JWT_SECRET: secret, JWT_PREVIOUS_SECRET: 'short' }, /^Invalid configuration: JWT_PREVIOUS_SECRET must be at least 32 bytes$/],
+    [
+      'a previous secret without a current one',
+      { JWT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:x', JWT_PREVIOUS_SECRET: secret },
+      /^Invalid configuration: JWT_PREVIOUS_SECRET goes with JWT_SECRET/,
+    ],
   ])('fails with one line for %s', (_name, env, message) => {
     let error: unknown;
     try {

@@ -14,7 +14,7 @@ describe('migrations', () => {
     expect(migrate(db)).toEqual(migrations.map((m) => m.version));
     expect(migrate(db)).toEqual([]);
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((t) => t.name);
-    expect(tables).toEqual(['files', 'refresh_tokens', 'schema_migrations', 'staging_leftovers', 'users']);
+    expect(tables).toEqual(['files', 'refresh_tokens', 'schema_migrations', 'sessions', 'staging_leftovers', 'users']);
     const columns = (db.prepare('PRAGMA table_info(refresh_tokens)').all() as Array<{ name: string }>).map((c) => c.name);
     expect(columns).toEqual(expect.arrayContaining(['user_id', 'revoked', 'expires_at', 'created_at']));
   });
@@ -44,6 +44,47 @@ describe('migrations', () => {
       { id: 'a2', list_seq: 2 },
       { id: 'a3', list_seq: 3 },
       { id: 'b2', list_seq: 2 },
+    ]);
+  });
+
+  it('apply versions missing below the highest recorded one (parallel branches), and lists with gaps', () => {
+    const db = new BetterSqlite3(tempFile());
+    const base = migrations.filter((m) => m.version <= 2);
+    const table = (version: number, name: string) => ({ version, name, sql: `CREATE TABLE ${name} (id TEXT)` });
+    // A list with a gap: 3 and 4 do not exist on this branch.
+    expect(migrate(db, [...base, table(5, 'five')])).toEqual([1, 2, 5]);
+    // After a merge, 3 and 4 arrive (even out of order in the list): both are applied, 5 is not redone.
+    expect(migrate(db, [...base, table(5, 'five'), table(4, 'four'), table(3, 'three')])).toEqual([3, 4]);
+    expect(migrate(db, [...base, table(3, 'three'), table(4, 'four'), table(5, 'five')])).toEqual([]);
+    const recorded = (db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Array<{ version: number }>).map((r) => r.version);
+    expect(recorded).toEqual([1, 2, 3, 4, 5]);
+    expect(() => migrate(db, [...base, table(6, 'six'), table(6, 'other')])).toThrow('Two migrations claim version 6');
+  });
+
+  it('version 5 backfills a live session for every family that can still refresh, and none for dead ones', () => {
+    const db = new BetterSqlite3(tempFile());
+    migrate(db, migrations.filter((m) => m.version <= 2));
+    db.prepare("INSERT INTO users (id, email, email_key, hashed_password, created_at) VALUES ('u1', 'a@b.c', 'a@b.c', 'x', '2024-01-01T00:00:00Z')").run();
+    const token = db.prepare(
+      "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, revoked, rotated_at, expires_at, created_at) VALUES (?, 'u1', ?, ?, ?, ?, ?, ?)",
+    );
+    const future = '2999-01-01T00:00:00Z';
+    token.run('t1', 'live', 'h1', 1, '2024-01-02T00:00:00Z', future, '2024-01-01T00:00:00Z'); // rotated...
+    token.run('t2', 'live', 'h2', 0, null, future, '2024-01-02T00:00:00Z'); // ...into a live successor
+    token.run('t3', 'revoked', 'h3', 1, null, future, '2024-01-01T00:00:00Z'); // logged out
+    token.run('t4', 'expired', 'h4', 0, null, '2024-02-01T00:00:00Z', '2024-01-01T00:00:00Z');
+    expect(migrate(db)).toEqual(migrations.filter((m) => m.version > 2).map((m) => m.version));
+    expect(db.prepare('SELECT * FROM sessions').all()).toEqual([
+      {
+        id: 'live',
+        user_id: 'u1',
+        created_at: '2024-01-01T00:00:00Z',
+        last_used_at: '2024-01-02T00:00:00Z',
+        expires_at: future,
+        ip: null,
+        user_agent: null,
+        ended_at: null,
+      },
     ]);
   });
 

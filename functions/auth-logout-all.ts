@@ -1,0 +1,10 @@
+import { bearerAuth } from '../lib/http/auth';
+import { httpHandler } from '../lib/http/handler';
+import { noContent } from '../lib/http/response';
+import { endAllSessions } from '../lib/sessions';
+
+/** POST /auth/logout-all: every session of the caller ends, this one included. */
+export const handler = httpHandler({ auth: bearerAuth }, async ({ user }) => {
+  await endAllSessions(user.id);
+  return noContent();
+});
