@@ -42,12 +42,32 @@ export interface Config {
   readonly allowedContentTypes: readonly string[];
   readonly corsOrigins: readonly string[];
   readonly userQuotaBytes: number;
+  /**
+   * Base of the links people get (mails, share URLs). Locally the local API's URL; in AWS only
+   * what `APP_URL` says (undefined when unset: nothing there may invent a host).
+   */
+  readonly appUrl: string | undefined;
+  readonly mail: MailConfig;
   readonly local: {
     readonly host: string;
     readonly port: number;
     readonly s3Port: number;
     readonly dataDir: string;
   };
+}
+
+/**
+ * How mail leaves (see lib/mail): `off` drops it with a log line. SES (through an SQS queue from
+ * the VPC functions) comes with the AWS mail path; until then AWS runs with mail `off`.
+ */
+export type MailTransport = 'outbox' | 'smtp' | 'off';
+
+export interface MailConfig {
+  readonly transport: MailTransport;
+  /** RFC 5322 From, e.g. `Secure Upload <no-reply@example.com>`. */
+  readonly from: string;
+  /** `smtp` only: `smtp://user:pass@host:port` or `smtps://...`. */
+  readonly smtpUrl: string | undefined;
 }
 
 export type JournalMode = 'WAL' | 'DELETE' | 'TRUNCATE' | 'PERSIST';
@@ -128,6 +148,14 @@ const envSchema = z.object({
   ),
   CORS_ORIGINS: z.optional(z.string()),
   USER_QUOTA_BYTES: z._default(int(0, Number.MAX_SAFE_INTEGER), 10_737_418_240),
+  APP_URL: z.optional(url),
+  MAIL_TRANSPORT: z.optional(z.pipe(z.string().check(z.trim(), z.toLowerCase()), z.enum(['outbox', 'smtp', 'off']))),
+  MAIL_FROM: z.optional(
+    z.string().check(z.trim(), z.regex(/^[^\r\n]*<?[^\s@<>]+@[^\s@<>]+>?$/, 'must be an address like Name <no-reply@example.com>')),
+  ),
+  SMTP_URL: z.optional(
+    z.string().check(z.trim(), z.refine((value: string) => /^smtps?:\/\/[^/]+/.test(value) && URL.canParse(value), 'must be an smtp:// or smtps:// URL')),
+  ),
   HOST: z._default(nonEmpty, '127.0.0.1'),
   PORT: z._default(int(0, 65_535), 8000),
   S3_PORT: z._default(int(0, 65_535), 9000),
@@ -161,6 +189,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? 'Invalid configuration: JWT_SECRET_ARN (or JWT_SECRET) is required in production; there is no fallback secret'
         : 'Invalid configuration: JWT_SECRET is required (at least 32 bytes; npm start generates one for you)',
     );
+  }
+  const mailTransport = e.MAIL_TRANSPORT ?? (production ? 'off' : 'outbox');
+  if (mailTransport === 'smtp' && !e.SMTP_URL) {
+    throw new ConfigError('Invalid configuration: SMTP_URL is required with MAIL_TRANSPORT=smtp (e.g. smtp://127.0.0.1:1025)');
   }
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together');
@@ -206,6 +238,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((origin) => origin.trim())
       .filter(Boolean),
     userQuotaBytes: e.USER_QUOTA_BYTES,
+    appUrl: e.APP_URL ?? (production ? undefined : `http://${hostForUrl(e.HOST)}:${e.PORT}`),
+    mail: {
+      transport: mailTransport,
+      from: e.MAIL_FROM ?? 'Secure Upload API <no-reply@localhost>',
+      smtpUrl: e.SMTP_URL,
+    },
     local: { host: e.HOST, port: e.PORT, s3Port: e.S3_PORT, dataDir },
   };
   return deepFreeze(config);
@@ -218,6 +256,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export function databasePathFromUrl(databaseUrl: string): string {
   const rest = databaseUrl.slice('sqlite:///'.length);
   return rest === ':memory:' ? rest : path.resolve(rest);
+}
+
+/** The local API's host as it goes in a URL: wildcard binds become loopback, IPv6 gets brackets. */
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -35,8 +35,9 @@ const api = services.api;
 const apiEnv = environment(api);
 
 describe('docker-compose.yml', () => {
-  it('has MinIO, a one-shot bucket job and the API', () => {
-    expect(Object.keys(services).sort()).toEqual(['api', 'create-bucket', 'minio']);
+  it('has MinIO, a one-shot bucket job, Mailpit and the API', () => {
+    expect(Object.keys(services).sort()).toEqual(['api', 'create-bucket', 'mailpit', 'minio']);
+    expect(services.mailpit?.image).toMatch(/^axllent\/mailpit:v\d/);
     expect(services.minio?.image).toMatch(/^minio\/minio:/);
     expect(services['create-bucket']?.image).toMatch(/^minio\/mc:/);
     expect(api?.image).toMatch(/^node:22\b/);
@@ -60,7 +61,10 @@ describe('docker-compose.yml', () => {
     const job = [services['create-bucket']?.command].flat().join(' ');
     expect(job).toContain(`mb --ignore-existing local/${apiEnv.S3_BUCKET}`);
     expect(services['create-bucket']?.depends_on).toEqual({ minio: { condition: 'service_healthy' } });
-    expect(api?.depends_on).toEqual({ 'create-bucket': { condition: 'service_completed_successfully' } });
+    expect(api?.depends_on).toEqual({
+      'create-bucket': { condition: 'service_completed_successfully' },
+      mailpit: { condition: 'service_healthy' },
+    });
   });
 
   it('keeps data and the container node_modules on named volumes', () => {
@@ -86,6 +90,12 @@ describe('docker-compose.yml', () => {
       S3_ENDPOINT: 'http://minio:9000',
       S3_PUBLIC_ENDPOINT: 'http://localhost:9000',
     });
+  });
+
+  it("sends mail over SMTP to Mailpit, whose inbox is published on 8025, with links to the host's API", () => {
+    expect(apiEnv).toMatchObject({ MAIL_TRANSPORT: 'smtp', SMTP_URL: 'smtp://mailpit:1025', APP_URL: 'http://localhost:8000' });
+    expect(services.mailpit?.ports).toEqual(['8025:8025']);
+    expect(loadConfig({ ...apiEnv, JWT_SECRET: 'x'.repeat(32) })).toMatchObject({ mail: { transport: 'smtp' }, appUrl: 'http://localhost:8000' });
   });
 
   it('sets only variables lib/config.ts reads, with values it accepts', () => {
