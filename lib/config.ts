@@ -56,11 +56,8 @@ export interface Config {
   };
 }
 
-/**
- * How mail leaves (see lib/mail): `off` drops it with a log line. SES (through an SQS queue from
- * the VPC functions) comes with the AWS mail path; until then AWS runs with mail `off`.
- */
-export type MailTransport = 'outbox' | 'smtp' | 'off';
+/** How mail leaves (see lib/mail): `off` drops it with a log line. */
+export type MailTransport = 'outbox' | 'smtp' | 'ses' | 'off';
 
 export interface MailConfig {
   readonly transport: MailTransport;
@@ -68,6 +65,12 @@ export interface MailConfig {
   readonly from: string;
   /** `smtp` only: `smtp://user:pass@host:port` or `smtps://...`. */
   readonly smtpUrl: string | undefined;
+  /**
+   * `ses` only: the SQS queue messages are put on instead of calling SES directly (set by the
+   * CDK stack: its VPC functions cannot reach the SES API; the mailer function outside the VPC
+   * sends what arrives on the queue).
+   */
+  readonly queueUrl: string | undefined;
 }
 
 export type JournalMode = 'WAL' | 'DELETE' | 'TRUNCATE' | 'PERSIST';
@@ -149,12 +152,15 @@ const envSchema = z.object({
   CORS_ORIGINS: z.optional(z.string()),
   USER_QUOTA_BYTES: z._default(int(0, Number.MAX_SAFE_INTEGER), 10_737_418_240),
   APP_URL: z.optional(url),
-  MAIL_TRANSPORT: z.optional(z.pipe(z.string().check(z.trim(), z.toLowerCase()), z.enum(['outbox', 'smtp', 'off']))),
+  MAIL_TRANSPORT: z.optional(z.pipe(z.string().check(z.trim(), z.toLowerCase()), z.enum(['outbox', 'smtp', 'ses', 'off']))),
   MAIL_FROM: z.optional(
     z.string().check(z.trim(), z.regex(/^[^\r\n]*<?[^\s@<>]+@[^\s@<>]+>?$/, 'must be an address like Name <no-reply@example.com>')),
   ),
   SMTP_URL: z.optional(
     z.string().check(z.trim(), z.refine((value: string) => /^smtps?:\/\/[^/]+/.test(value) && URL.canParse(value), 'must be an smtp:// or smtps:// URL')),
+  ),
+  MAIL_QUEUE_URL: z.optional(
+    z.string().check(z.trim(), z.regex(/^https:\/\/[\w.-]+(:\d+)?\/\d{12}\/[\w-]{1,80}$|^http:\/\/127\.0\.0\.1:\d+\/\d{12}\/[\w-]{1,80}$/, 'must be an SQS queue URL')),
   ),
   HOST: z._default(nonEmpty, '127.0.0.1'),
   PORT: z._default(int(0, 65_535), 8000),
@@ -193,6 +199,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const mailTransport = e.MAIL_TRANSPORT ?? (production ? 'off' : 'outbox');
   if (mailTransport === 'smtp' && !e.SMTP_URL) {
     throw new ConfigError('Invalid configuration: SMTP_URL is required with MAIL_TRANSPORT=smtp (e.g. smtp://127.0.0.1:1025)');
+  }
+  if (mailTransport === 'ses' && (!e.MAIL_FROM || !e.MAIL_QUEUE_URL)) {
+    throw new ConfigError('Invalid configuration: MAIL_TRANSPORT=ses needs MAIL_FROM (an address SES has verified) and MAIL_QUEUE_URL (what the CDK stack sets)');
+  }
+  if (e.MAIL_QUEUE_URL && mailTransport !== 'ses') {
+    throw new ConfigError('Invalid configuration: MAIL_QUEUE_URL is only used with MAIL_TRANSPORT=ses');
+  }
+  if (inLambda && (mailTransport === 'outbox' || mailTransport === 'smtp')) {
+    throw new ConfigError(`Invalid configuration: MAIL_TRANSPORT=${mailTransport} does not work in Lambda (no mail folder, no route out of the VPC); use ses (-c mailFrom=) or off`);
   }
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together');
@@ -243,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       transport: mailTransport,
       from: e.MAIL_FROM ?? 'Secure Upload API <no-reply@localhost>',
       smtpUrl: e.SMTP_URL,
+      queueUrl: e.MAIL_QUEUE_URL,
     },
     local: { host: e.HOST, port: e.PORT, s3Port: e.S3_PORT, dataDir },
   };

@@ -96,7 +96,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       close: async () => {
         clearInterval(sweeper);
         await api.close();
-        closeMail();
+        await closeMail();
         await embedded?.close();
         closeDb();
         resetS3();

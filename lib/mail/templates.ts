@@ -2,7 +2,7 @@
  * Messages built around one link (verify an address, reset a password): a plain-text body and
  * an HTML body that say the same thing. Everything interpolated into the HTML is escaped.
  */
-import type { MailMessage } from './mailer';
+import type { MailMessage } from './message';
 
 export interface LinkMailContent {
   readonly subject: string;

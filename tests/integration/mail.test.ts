@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
 import { ConfigError, loadConfig } from '../../lib/config';
-import { closeMail, outboxDir, sendMail, settleMail } from '../../lib/mail/mailer';
+import { outboxDir } from '../../lib/mail/local-transports';
+import { closeMail, sendMail, settleMail } from '../../lib/mail/mailer';
 import { linkMail } from '../../lib/mail/templates';
 import { resetRuntime } from '../helpers/runtime';
 
@@ -30,9 +31,9 @@ beforeEach(() => {
   });
   restoreOutput = () => spy.mockRestore();
 });
-afterEach(() => {
+afterEach(async () => {
   restoreOutput();
-  closeMail();
+  await closeMail();
 });
 
 describe('outbox (the local default)', () => {
@@ -151,7 +152,7 @@ describe('smtp', () => {
     process.env.SMTP_URL = 'smtp://127.0.0.1:1'; // nothing listens on port 1
     resetRuntime();
     await expect(sendMail(message)).resolves.toBeUndefined();
-    closeMail(); // the retries go on in the background; the test does not wait ~10 s for them
+    await closeMail(); // the retries would go on in the background; the test does not wait ~10 s for them
   });
 });
 
@@ -161,6 +162,13 @@ describe('configuration', () => {
   it('defaults: outbox locally, off in Lambda; APP_URL is the local API locally and unset in Lambda', () => {
     expect(loadConfig({ ...base, PORT: '8123' })).toMatchObject({ mail: { transport: 'outbox' }, appUrl: 'http://127.0.0.1:8123' });
     expect(loadConfig({ ...base, AWS_LAMBDA_FUNCTION_NAME: 'f' })).toMatchObject({ mail: { transport: 'off' }, appUrl: undefined });
+    const queue = 'https://sqs.eu-west-1.amazonaws.com/123456789012/mail';
+    expect(loadConfig({ ...base, AWS_LAMBDA_FUNCTION_NAME: 'f', MAIL_TRANSPORT: 'ses', MAIL_FROM: 'a@b.example', MAIL_QUEUE_URL: queue }).mail).toEqual({
+      transport: 'ses',
+      from: 'a@b.example',
+      smtpUrl: undefined,
+      queueUrl: queue,
+    });
     expect(loadConfig({ ...base, APP_URL: 'https://files.example.com/' }).appUrl).toBe('https://files.example.com');
   });
 
@@ -171,6 +179,10 @@ describe('configuration', () => {
     [{ MAIL_FROM: 'no address here' }, 'MAIL_FROM'],
     [{ MAIL_FROM: 'a@b.example\r\nBcc: victim@example.com' }, 'MAIL_FROM'],
     [{ APP_URL: 'javascript:alert(1)' }, 'APP_URL'],
+    [{ MAIL_TRANSPORT: 'ses', MAIL_FROM: 'a@b.example' }, 'MAIL_QUEUE_URL'],
+    [{ MAIL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/mail' }, 'only used with MAIL_TRANSPORT=ses'],
+    [{ MAIL_TRANSPORT: 'ses', MAIL_FROM: 'a@b.example', MAIL_QUEUE_URL: 'https://evil.example/mail' }, 'MAIL_QUEUE_URL'],
+    [{ AWS_LAMBDA_FUNCTION_NAME: 'f', MAIL_TRANSPORT: 'smtp', SMTP_URL: 'smtp://mail:25' }, 'does not work in Lambda'],
   ])('refuses %o with one line naming the variable', (env, expected) => {
     expect(() => loadConfig({ ...base, ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, ...env })).toThrow(expected);
