@@ -30,6 +30,8 @@ export interface RouteNeeds {
   readonly jwt?: boolean;
   /** Hashes or compares passwords (bcrypt): gets more memory, hence more CPU. */
   readonly bcrypt?: boolean;
+  /** Sends mail (lib/mail): in AWS, may put messages on the mail queue. */
+  readonly mail?: boolean;
 }
 
 export interface RouteDocs {

@@ -42,6 +42,16 @@ export interface StackSettings {
   readonly tracing: boolean;
   /** Subscribed to the alarm topic (AWS sends a confirmation mail first); none by default. */
   readonly alarmEmail: string | undefined;
+  /**
+   * The From of the mails the API sends (verification, password reset), an address or domain
+   * verified in SES. Unset: mail is off in AWS, and no queue, mailer or SQS endpoint is created.
+   */
+  readonly mailFrom: string | undefined;
+  /**
+   * Base of the links in mails (and share URLs): a custom domain or a front end. Default: the
+   * API's own URL.
+   */
+  readonly appUrl: string | undefined;
 }
 
 /** Reads context the way `app.node.tryGetContext` hands it over: strings from `-c`, JSON values from cdk.json. */
@@ -107,6 +117,25 @@ function email(read: ContextReader, key: string): string | undefined {
   return raw;
 }
 
+function mailFrom(read: ContextReader): string | undefined {
+  const raw = text(read, 'mailFrom');
+  if (raw === undefined) return undefined;
+  // One address, optionally with a display name: what lib/config.ts accepts as MAIL_FROM.
+  if (raw.length > 320 || !/^([^\r\n<>@"]*<)?[^@\s,;<>"]+@[^@\s,;<>"]+\.[^@\s,;<>".]+>?$/.test(raw) || raw.includes('<') !== raw.endsWith('>')) {
+    throw new SettingsError(`context mailFrom must be an address like no-reply@example.com or "Uploads <no-reply@example.com>", got ${raw}`);
+  }
+  return raw;
+}
+
+function appUrl(read: ContextReader): string | undefined {
+  const raw = text(read, 'appUrl');
+  if (raw === undefined) return undefined;
+  if (!/^https:\/\/[^/\s]+(\/[^\s]*)?$/.test(raw) || !URL.canParse(raw)) {
+    throw new SettingsError(`context appUrl must be an https URL like https://files.example.com, got ${raw}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
 const RETENTIONS = Object.values(RetentionDays).filter((value): value is RetentionDays => typeof value === 'number');
 
 /** Validated settings with defaults; throws a one-line {@link SettingsError}. */
@@ -133,5 +162,7 @@ export function readSettings(read: ContextReader): StackSettings {
     authThrottleBurst: wholeNumber(read, 'authThrottleBurst', 1, 5_000) ?? 20,
     tracing: oneOf(read, 'tracing', ['true', 'false'] as const) === 'true',
     alarmEmail: email(read, 'alarmEmail'),
+    mailFrom: mailFrom(read),
+    appUrl: appUrl(read),
   };
 }

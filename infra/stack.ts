@@ -9,8 +9,9 @@ import type { CfnSecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { routes, sweepNeeds, type Route, type RouteNeeds } from '../functions/routes';
-import { ApiFunction, FUNCTION_ARCHITECTURE } from './constructs/api-function';
+import { acknowledgeWildcardGrants, ApiFunction, FUNCTION_ARCHITECTURE } from './constructs/api-function';
 import { Database, DATABASE_URL } from './constructs/database';
+import { Mail } from './constructs/mail';
 import { DriverLayer } from './constructs/driver-layer';
 import { PublicApi } from './constructs/http-api';
 import { Monitoring } from './constructs/monitoring';
@@ -36,6 +37,7 @@ export function functionNeeds(table: readonly Route[], handler: string): RouteNe
     ...(s3.length ? { s3 } : {}),
     ...(rows.some((route) => route.needs.jwt) ? { jwt: true } : {}),
     ...(rows.some((route) => route.needs.bcrypt) ? { bcrypt: true } : {}),
+    ...(rows.some((route) => route.needs.mail) ? { mail: true } : {}),
   };
 }
 
@@ -47,7 +49,7 @@ export const functionId = (handler: string): string =>
  * cdk-nag findings every function shares, acknowledged on the narrowest construct that has them
  * (ApiFunction's own file belongs to the bundling work; these are the stack's decisions).
  */
-function acknowledgeFunctionFindings(fn: ApiFunction, inVpc: boolean): void {
+function acknowledgeFunctionFindings(fn: ApiFunction, inVpc: boolean, tracing: boolean): void {
   Validations.of(fn.node.defaultChild as CfnFunction).acknowledge({
     id: 'AwsSolutions-L1',
     reason: 'nodejs22.x on purpose: the SQLite driver layer is compiled and load-tested for Node 22 (ABI 127), and all functions share one runtime.',
@@ -58,18 +60,13 @@ function acknowledgeFunctionFindings(fn: ApiFunction, inVpc: boolean): void {
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
     reason: "AWS's policy for Lambda logging: CloudWatch Logs writes only, which the function needs for its log group.",
   });
-  if (!inVpc) return;
-  Validations.of(role).acknowledge({
-    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-    reason: "AWS's policy for a function in a VPC: the network-interface actions Lambda needs, which take no resource ARN.",
-  });
-  const policy = role.node.tryFindChild('DefaultPolicy');
-  if (policy) {
-    Validations.of(policy).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: "CDK's EFS mount grant: ClientMount on * is limited to the database access point by an elasticfilesystem:AccessPointArn condition.",
+  if (inVpc) {
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      reason: "AWS's policy for a function in a VPC: the network-interface actions Lambda needs, which take no resource ARN.",
     });
   }
+  acknowledgeWildcardGrants(fn, { efs: inVpc, xray: tracing });
 }
 
 /**
@@ -89,6 +86,7 @@ export class SecureUploadStack extends Stack {
       availabilityZones: settings.availabilityZones,
       logRetention: settings.logRetention,
       logRemovalPolicy: settings.removalPolicy,
+      sqsEndpoint: settings.mailFrom !== undefined,
     });
     const database = new Database(this, 'Database', { vpc: network.vpc, removalPolicy: settings.removalPolicy });
     const storage = new Storage(this, 'Storage', {
@@ -118,6 +116,16 @@ export class SecureUploadStack extends Stack {
       reason: 'Rotated by hand with put-secret-value (README): AWSPREVIOUS still verifies, so nobody is logged out; a schedule needs a rotation function and could end idle sessions.',
     });
 
+    const mail = settings.mailFrom
+      ? new Mail(this, 'Mail', {
+          from: settings.mailFrom,
+          jwtSecretArn: jwtSecret.secretArn,
+          tracing: settings.tracing,
+          logRetention: settings.logRetention,
+          logRemovalPolicy: settings.removalPolicy,
+        })
+      : undefined;
+
     const names = [...new Set(table.map((route) => route.handler))];
     for (const handler of names) {
       const needs = functionNeeds(table, handler);
@@ -143,6 +151,8 @@ export class SecureUploadStack extends Stack {
           ...(settings.corsOrigins.length > 0 ? { CORS_ORIGINS: settings.corsOrigins.join(',') } : {}),
           ...(needs.db ? { DATABASE_URL, SQLITE_JOURNAL_MODE: 'DELETE' } : {}),
           ...(needs.s3 ? { S3_BUCKET: storage.bucket.bucketName, S3_REGION: this.region } : {}),
+          ...(needs.mail && mail ? { MAIL_TRANSPORT: 'ses', MAIL_FROM: settings.mailFrom ?? '', MAIL_QUEUE_URL: mail.queue.queueUrl } : {}),
+          ...(needs.mail && settings.appUrl ? { APP_URL: settings.appUrl } : {}),
         },
         // Only functions with a database join the VPC (EFS needs it); the others start faster
         // outside it and need nothing inside.
@@ -164,10 +174,14 @@ export class SecureUploadStack extends Stack {
       if (needs.db && needs.s3) fn.node.addDependency(network.s3Endpoint);
       if (needs.db && needs.jwt) fn.node.addDependency(network.secretsEndpoint);
       if (needs.s3) storage.grant(fn, needs.s3);
+      if (needs.mail && mail) {
+        mail.queue.grantSendMessages(fn);
+        if (needs.db && network.sqsEndpoint) fn.node.addDependency(network.sqsEndpoint);
+      }
       if (needs.jwt) {
         fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [jwtSecret.secretArn] }));
       }
-      acknowledgeFunctionFindings(fn, Boolean(needs.db));
+      acknowledgeFunctionFindings(fn, Boolean(needs.db), settings.tracing);
       this.functions.set(handler, fn);
     }
 
@@ -195,7 +209,7 @@ export class SecureUploadStack extends Stack {
       filesystem: database.mountFor(),
     });
     sweep.node.addDependency(network.s3Endpoint); // it reads no secret
-    acknowledgeFunctionFindings(sweep, true);
+    acknowledgeFunctionFindings(sweep, true, settings.tracing);
     if (sweepNeeds.s3) storage.grant(sweep, sweepNeeds.s3);
     // Events EventBridge could not deliver to the sweep (after its retries) wait here to be
     // looked at, with an alarm on them; a sweep that ran and failed shows in its Errors alarm.
@@ -232,11 +246,18 @@ export class SecureUploadStack extends Stack {
       logRemovalPolicy: settings.removalPolicy,
     });
 
+    // Links in mails point at the API itself unless -c appUrl names a front end or domain. The
+    // API resource does not depend on the functions (its routes and stage do), so this adds no cycle.
+    if (!settings.appUrl) {
+      for (const handler of names) if (functionNeeds(table, handler).mail) this.requireFunction(handler).addEnvironment('APP_URL', api.url.replace(/\/$/, ''));
+    }
+
     const monitoring = new Monitoring(this, 'Monitoring', {
       displayName: `Secure upload API (${settings.stage}) alarms`,
       api: api.api,
       functions: [...this.functions].map(([name, fn]) => ({ name, fn })),
       sweeper: { fn: sweep, rule: sweepSchedule, deadLetterQueue: sweepDeadLetters },
+      ...(mail ? { mailer: { fn: mail.mailer, deadLetterQueue: mail.deadLetterQueue } } : {}),
       fileSystem: database.fileSystem,
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
     });

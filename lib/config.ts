@@ -50,12 +50,35 @@ export interface Config {
     /** Used only with backend `clamd`. */
     readonly clamd: { readonly host: string; readonly port: number; readonly timeoutMs: number };
   };
+  /**
+   * Base of the links people get (mails, share URLs). Locally the local API's URL; in AWS only
+   * what `APP_URL` says (undefined when unset: nothing there may invent a host).
+   */
+  readonly appUrl: string | undefined;
+  readonly mail: MailConfig;
   readonly local: {
     readonly host: string;
     readonly port: number;
     readonly s3Port: number;
     readonly dataDir: string;
   };
+}
+
+/** How mail leaves (see lib/mail): `off` drops it with a log line. */
+export type MailTransport = 'outbox' | 'smtp' | 'ses' | 'off';
+
+export interface MailConfig {
+  readonly transport: MailTransport;
+  /** RFC 5322 From, e.g. `Secure Upload <no-reply@example.com>`. */
+  readonly from: string;
+  /** `smtp` only: `smtp://user:pass@host:port` or `smtps://...`. */
+  readonly smtpUrl: string | undefined;
+  /**
+   * `ses` only: the SQS queue messages are put on instead of calling SES directly (set by the
+   * CDK stack: its VPC functions cannot reach the SES API; the mailer function outside the VPC
+   * sends what arrives on the queue).
+   */
+  readonly queueUrl: string | undefined;
 }
 
 export type JournalMode = 'WAL' | 'DELETE' | 'TRUNCATE' | 'PERSIST';
@@ -148,6 +171,17 @@ const envSchema = z.object({
   // The whole scan, connect to verdict. Below the S3 functions' 20 s timeout, so a stuck clamd
   // answers 503 "Scanner unavailable" instead of the function being killed mid-request.
   CLAMD_TIMEOUT_MS: z._default(int(100, 900_000), 10_000),
+  APP_URL: z.optional(url),
+  MAIL_TRANSPORT: z.optional(z.pipe(z.string().check(z.trim(), z.toLowerCase()), z.enum(['outbox', 'smtp', 'ses', 'off']))),
+  MAIL_FROM: z.optional(
+    z.string().check(z.trim(), z.regex(/^[^\r\n]*<?[^\s@<>]+@[^\s@<>]+>?$/, 'must be an address like Name <no-reply@example.com>')),
+  ),
+  SMTP_URL: z.optional(
+    z.string().check(z.trim(), z.refine((value: string) => /^smtps?:\/\/[^/]+/.test(value) && URL.canParse(value), 'must be an smtp:// or smtps:// URL')),
+  ),
+  MAIL_QUEUE_URL: z.optional(
+    z.string().check(z.trim(), z.regex(/^https:\/\/[\w.-]+(:\d+)?\/\d{12}\/[\w-]{1,80}$|^http:\/\/127\.0\.0\.1:\d+\/\d{12}\/[\w-]{1,80}$/, 'must be an SQS queue URL')),
+  ),
   HOST: z._default(nonEmpty, '127.0.0.1'),
   PORT: z._default(int(0, 65_535), 8000),
   S3_PORT: z._default(int(0, 65_535), 9000),
@@ -186,6 +220,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       "Invalid configuration: JWT_PREVIOUS_SECRET goes with JWT_SECRET (with JWT_SECRET_ARN the secret's AWSPREVIOUS version plays its part)",
     );
+  }
+  const mailTransport = e.MAIL_TRANSPORT ?? (production ? 'off' : 'outbox');
+  if (mailTransport === 'smtp' && !e.SMTP_URL) {
+    throw new ConfigError('Invalid configuration: SMTP_URL is required with MAIL_TRANSPORT=smtp (e.g. smtp://127.0.0.1:1025)');
+  }
+  if (mailTransport === 'ses' && (!e.MAIL_FROM || !e.MAIL_QUEUE_URL)) {
+    throw new ConfigError('Invalid configuration: MAIL_TRANSPORT=ses needs MAIL_FROM (an address SES has verified) and MAIL_QUEUE_URL (what the CDK stack sets)');
+  }
+  if (e.MAIL_QUEUE_URL && mailTransport !== 'ses') {
+    throw new ConfigError('Invalid configuration: MAIL_QUEUE_URL is only used with MAIL_TRANSPORT=ses');
+  }
+  if (inLambda && (mailTransport === 'outbox' || mailTransport === 'smtp')) {
+    throw new ConfigError(`Invalid configuration: MAIL_TRANSPORT=${mailTransport} does not work in Lambda (no mail folder, no route out of the VPC); use ses (-c mailFrom=) or off`);
   }
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together');
@@ -236,6 +283,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       backend: e.SCANNER,
       clamd: { host: e.CLAMD_HOST, port: e.CLAMD_PORT, timeoutMs: e.CLAMD_TIMEOUT_MS },
     },
+    appUrl: e.APP_URL ?? (production ? undefined : `http://${hostForUrl(e.HOST)}:${e.PORT}`),
+    mail: {
+      transport: mailTransport,
+      from: e.MAIL_FROM ?? 'Secure Upload API <no-reply@localhost>',
+      smtpUrl: e.SMTP_URL,
+      queueUrl: e.MAIL_QUEUE_URL,
+    },
     local: { host: e.HOST, port: e.PORT, s3Port: e.S3_PORT, dataDir },
   };
   return deepFreeze(config);
@@ -248,6 +302,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export function databasePathFromUrl(databaseUrl: string): string {
   const rest = databaseUrl.slice('sqlite:///'.length);
   return rest === ':memory:' ? rest : path.resolve(rest);
+}
+
+/** The local API's host as it goes in a URL: wildcard binds become loopback, IPv6 gets brackets. */
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Validations, type RemovalPolicy } from 'aws-cdk-lib';
 import { Architecture, Runtime, Tracing, type FunctionProps, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -85,7 +85,8 @@ export class ApiFunction extends NodejsFunction {
         sourcesContent: false,
         // The code reads this as a build-time constant: with tracing off, esbuild removes the
         // tracer branches and their require, so the bundle carries no tracer code at all.
-        define: { 'process.env.TRACING_ENABLED': JSON.stringify(String(tracing)) },
+        // LAMBDA_BUNDLE drops what only the local runtime uses (lib/mail's nodemailer transports).
+        define: { 'process.env.TRACING_ENABLED': JSON.stringify(String(tracing)), 'process.env.LAMBDA_BUNDLE': '"true"' },
         // From the layer: a native module cannot be bundled, and must match Node 22 + x86_64.
         // swagger-ui-dist is only lib/docs.ts's fallback `require.resolve`; the docs function
         // gets the files it serves copied beside the handler instead (afterBundling below).
@@ -108,4 +109,19 @@ export class ApiFunction extends NodejsFunction {
       },
     });
   }
+}
+
+/**
+ * The two grants on `*` that CDK adds and that cannot name a resource: EFS ClientMount (limited
+ * by a condition to the access point) and X-Ray's PutTraceSegments/PutTelemetryRecords (X-Ray
+ * has no resource-level permissions).
+ */
+export function acknowledgeWildcardGrants(fn: ApiFunction, grants: { readonly efs: boolean; readonly xray: boolean }): void {
+  const policy = fn.role?.node.tryFindChild('DefaultPolicy');
+  if (!policy || (!grants.efs && !grants.xray)) return;
+  const reasons = [
+    ...(grants.efs ? ['EFS ClientMount on * is limited to the access point by a condition'] : []),
+    ...(grants.xray ? ['X-Ray trace writes take no resource ARN'] : []),
+  ];
+  Validations.of(policy).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: `CDK's own grants on *: ${reasons.join('; ')}.` });
 }

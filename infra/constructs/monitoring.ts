@@ -37,6 +37,8 @@ export interface MonitoringProps {
   /** The scheduled sweep: its function, the EventBridge rule that invokes it, and that target's dead-letter queue. */
   readonly sweeper: { readonly fn: IFunction; readonly rule: IRule; readonly deadLetterQueue: IQueue };
   readonly fileSystem: IFileSystem;
+  /** With mail: the mailer function and the queue where mail it could not send ends up. */
+  readonly mailer?: { readonly fn: IFunction; readonly deadLetterQueue: IQueue };
   /** Subscribed to the topic when given (AWS mails a confirmation link first). */
   readonly alarmEmail?: string;
 }
@@ -199,6 +201,30 @@ export class Monitoring extends Construct {
         treatMissingData: TreatMissingData.IGNORE,
       }),
     );
+
+    if (props.mailer) {
+      // SQS retries a failed send by itself, so errors alone are no page; mail that ran out of
+      // retries is: someone is waiting for a link that will not come.
+      notify(
+        props.mailer.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }).createAlarm(this, 'MailDeadLetters', {
+          alarmDescription: 'Mail SES refused or that failed 5 times is waiting in the mail dead-letter queue (kept 14 days); see the mailer log group.',
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.IGNORE,
+        }),
+      );
+      notify(
+        props.mailer.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this, 'MailerErrors', {
+          alarmDescription: 'The mailer function failed (exception, timeout or init crash) in 2 of the last 3 five-minute windows.',
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 2,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
 
     // EFS ClientConnections: the 1-minute Sum is the number of connections (one per execution
     // environment of every database function). Connections change slowly, so 3 of 5 minutes.

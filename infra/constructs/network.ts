@@ -24,6 +24,8 @@ export interface NetworkProps {
   readonly availabilityZones?: readonly string[];
   readonly logRetention: RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+  /** An SQS interface endpoint (the mail queue), in as many AZs as the Secrets Manager one. */
+  readonly sqsEndpoint?: boolean;
 }
 
 /**
@@ -39,6 +41,8 @@ export class Network extends Construct {
   readonly secretsEndpoint: InterfaceVpcEndpoint;
   /** Its policy is narrowed to the uploads bucket by the stack, once the bucket exists. */
   readonly s3Endpoint: GatewayVpcEndpoint;
+  /** Only with mail: how the VPC functions put messages on the mail queue. */
+  readonly sqsEndpoint: InterfaceVpcEndpoint | undefined;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -75,7 +79,7 @@ export class Network extends Construct {
     });
     // HTTPS can only go to the VPC endpoints (there is no route anywhere else); NFS to EFS is
     // opened by the file system mount itself.
-    functions.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'HTTPS to the S3 and Secrets Manager endpoints');
+    functions.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'HTTPS to the VPC endpoints (S3, Secrets Manager, SQS)');
     this.functionSecurityGroup = functions;
 
     this.secretsEndpoint = this.vpc.addInterfaceEndpoint('SecretsManager', {
@@ -85,5 +89,18 @@ export class Network extends Construct {
       subnets: { subnets: this.vpc.isolatedSubnets.slice(0, props.secretsEndpointAzs) },
     });
     this.secretsEndpoint.connections.allowDefaultPortFrom(functions, 'Functions read the JWT secret');
+
+    if (props.sqsEndpoint) {
+      const endpoint = this.vpc.addInterfaceEndpoint('Sqs', {
+        service: InterfaceVpcEndpointAwsService.SQS,
+        privateDnsEnabled: true,
+        open: false,
+        subnets: { subnets: this.vpc.isolatedSubnets.slice(0, props.secretsEndpointAzs) },
+      });
+      endpoint.connections.allowDefaultPortFrom(functions, 'Functions queue mail');
+      this.sqsEndpoint = endpoint;
+    } else {
+      this.sqsEndpoint = undefined;
+    }
   }
 }

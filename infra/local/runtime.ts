@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { getConfig, resetConfig } from '../../lib/config';
+import { closeMail } from '../../lib/mail/mailer';
 import { closeDb, getDb } from '../../lib/db/connection';
 import { sweepExpiredUploads } from '../../lib/direct-uploads';
 import { resetSigningKey } from '../../lib/auth/signing-key';
@@ -80,6 +81,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       corsOrigins: config.corsOrigins,
       log: options.log,
     });
+    if (!env.APP_URL) {
+      // Links in mails and share URLs point at this API; known only now when PORT=0.
+      env.APP_URL = api.url;
+      resetConfig();
+    }
+    if (getConfig().mail.transport === 'outbox') notes.push(`Mail goes to ${path.join(dataDir, 'mail')} (*.eml) and is summarized here`);
     const sweeper = startSweeper(options.log);
     return {
       apiUrl: api.url,
@@ -89,6 +96,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       close: async () => {
         clearInterval(sweeper);
         await api.close();
+        await closeMail();
         await embedded?.close();
         closeDb();
         resetS3();

@@ -1,5 +1,5 @@
 /**
- * A lean Secrets Manager `GetSecretValue`: one SigV4-signed JSON 1.1 POST, nothing else.
+ * A lean Secrets Manager `GetSecretValue`: one SigV4-signed JSON 1.1 POST (lib/aws/json-call.ts).
  *
  * Why not `@aws-sdk/client-secrets-manager`: the JWT functions (login, me, refresh, files,
  * uploads) read one secret once per container, on the hottest cold-start path, and the full
@@ -12,81 +12,26 @@
  * Of the SDK only `@smithy/signature-v4` remains, which with esbuild's CommonJS default
  * (`main` before `module`) drags ~128 KB of `@smithy/core` along; bundling with
  * `mainFields: ['module', 'main']` tree-shakes that to ~5 KB (auth-login 240.9 KB).
- *
- * What it keeps from the SDK: the request signer (`@smithy/signature-v4`) and the SDK's own
- * Node SHA-256 (`Hash` from `@smithy/core/serde`, the former `@smithy/hash-node`). What it does
- * itself, the way the SDK does it for Lambda: credentials from `AWS_ACCESS_KEY_ID`,
- * `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` (what Lambda provides), the region from
- * `AWS_REGION`, the endpoint from `AWS_ENDPOINT_URL_SECRETS_MANAGER`, then `AWS_ENDPOINT_URL`,
- * else the regional endpoint (in the VPC, the interface endpoint's private DNS answers for it),
- * a per-attempt timeout and a few retries with jittered backoff on throttling, 5xx and network
- * errors. Errors name the secret and the failure (error code, HTTP status) but never carry the
- * response body or the credentials.
  */
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { Hash } from '@smithy/core/serde';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { optionalTracing } from '../tracing-switch';
+import { AwsCallError, callAwsJson, type AwsCallOptions, type AwsJsonService } from './json-call';
 
 /** Options of {@link getSecretString}; the defaults suit a Lambda cold start. */
-export interface GetSecretValueOptions {
+export interface GetSecretValueOptions extends AwsCallOptions {
   /** `AWSCURRENT` (what Secrets Manager returns when none is given), `AWSPREVIOUS`, or a custom label. */
   readonly versionStage?: string;
-  /** Per attempt, in milliseconds. Default 2000: three attempts and their backoff end within ~6.3 s, inside the functions' 10 s timeout with room for a cold start. */
-  readonly timeoutMs?: number;
-  /** Attempts in all, the first included. Default 3 (the SDK's standard retry mode). */
-  readonly maxAttempts?: number;
-  /** Base of the exponential backoff between attempts, in milliseconds. Default 100. */
-  readonly backoffBaseMs?: number;
-  /** Environment to read region, endpoint and credentials from. Default `process.env`. */
-  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** A failed `GetSecretValue`: what went wrong, never the response body or the credentials. */
-export class SecretsManagerError extends Error {
-  override name = 'SecretsManagerError';
+export { AwsCallError as SecretsManagerError };
 
-  constructor(
-    message: string,
-    /** The service's error code (e.g. `ResourceNotFoundException`), `TimeoutError`, `NetworkError` or `ConfigError`. */
-    readonly code: string,
-    /** The HTTP status, when there was a response. */
-    readonly status: number | undefined,
-    /** Whether another attempt could succeed. */
-    readonly retryable: boolean,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
-
-const TARGET = 'secretsmanager.GetSecretValue';
-const CONTENT_TYPE = 'application/x-amz-json-1.1';
-/** A secret holds at most 64 KB; anything far beyond that is not a GetSecretValue answer. */
-const MAX_RESPONSE_BYTES = 1024 * 1024;
-const MAX_BACKOFF_MS = 2000;
-/** Error codes the SDK's standard retry strategy treats as throttling or transient. */
-const RETRYABLE_CODES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'ThrottledException',
-  'RequestThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'LimitExceededException',
-  'InternalFailure',
-  'InternalServiceError',
-  'InternalServiceErrorException',
-  'ServiceUnavailable',
-]);
-
-interface Target {
-  readonly url: URL;
-  readonly region: string;
-  readonly credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-}
+const SECRETS_MANAGER: AwsJsonService = {
+  label: 'Secrets Manager',
+  signingName: 'secretsmanager',
+  tracingName: 'SecretsManager',
+  endpointVariable: 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+  targetPrefix: 'secretsmanager',
+  jsonVersion: '1.1',
+};
 
 /**
  * The `SecretString` of a secret (ARN or name), optionally of a given version stage.
@@ -96,168 +41,10 @@ interface Target {
  * has no `SecretString`, or when every attempt timed out, was throttled or failed.
  */
 export async function getSecretString(secretId: string, options: GetSecretValueOptions = {}): Promise<string> {
-  const target = resolveTarget(options.env ?? process.env);
-  const call = () => withRetries(secretId, target, options);
-  const tracing = optionalTracing();
-  return tracing ? tracing.traceAwsCall('SecretsManager', 'GetSecretValue', target.region, call) : call();
-}
-
-function resolveTarget(env: NodeJS.ProcessEnv): Target {
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  const accessKeyId = env.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
-  if (!region) throw new SecretsManagerError('Secrets Manager: AWS_REGION is not set', 'ConfigError', undefined, false);
-  if (!accessKeyId || !secretAccessKey) {
-    throw new SecretsManagerError('Secrets Manager: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set', 'ConfigError', undefined, false);
-  }
-  const configured = env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL;
-  const endpoint = configured || `https://secretsmanager.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch (error) {
-    throw new SecretsManagerError('Secrets Manager: the endpoint URL is not valid', 'ConfigError', undefined, false, { cause: error });
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new SecretsManagerError('Secrets Manager: the endpoint URL must be http(s)', 'ConfigError', undefined, false);
-  }
-  // The request carries the session token and the answer is the signing key: cleartext only to a
-  // stand-in on this machine (tests, local tools), never across a network, whatever a stray
-  // AWS_ENDPOINT_URL says.
-  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-    throw new SecretsManagerError('Secrets Manager: a plain-http endpoint is allowed only on loopback', 'ConfigError', undefined, false);
-  }
-  const sessionToken = env.AWS_SESSION_TOKEN || undefined;
-  return { url, region, credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
-}
-
-function isLoopback(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
-}
-
-async function withRetries(secretId: string, target: Target, options: GetSecretValueOptions): Promise<string> {
-  const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
-  const base = options.backoffBaseMs ?? 100;
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await attemptOnce(secretId, target, options);
-    } catch (error) {
-      const retryable = error instanceof SecretsManagerError && error.retryable;
-      if (!retryable || attempt >= maxAttempts) {
-        if (retryable && error instanceof SecretsManagerError) {
-          throw new SecretsManagerError(`${error.message} (after ${attempt} attempts)`, error.code, error.status, true, { cause: error.cause });
-        }
-        throw error;
-      }
-      // "Full jitter": spreads the retries of many cold-starting containers over the window.
-      await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, base * 2 ** (attempt - 1)));
-    }
-  }
-}
-
-async function attemptOnce(secretId: string, target: Target, options: GetSecretValueOptions): Promise<string> {
-  const body = JSON.stringify({ SecretId: secretId, ...(options.versionStage ? { VersionStage: options.versionStage } : {}) });
-  const { url } = target;
-  const signer = new SignatureV4({ service: 'secretsmanager', region: target.region, credentials: target.credentials, sha256: Hash.bind(null, 'sha256') });
-  const signed = await signer.sign({
-    method: 'POST',
-    protocol: url.protocol,
-    hostname: url.hostname.replace(/^\[|\]$/g, ''), // node:http wants an IPv6 literal without its brackets
-    ...(url.port ? { port: Number(url.port) } : {}),
-    path: '/',
-    query: {},
-    headers: {
-      host: url.host,
-      'content-type': CONTENT_TYPE,
-      'content-length': String(Buffer.byteLength(body)),
-      'x-amz-target': TARGET,
-    },
-    body,
-  });
-
-  const label = `Secrets Manager GetSecretValue for ${secretId}`;
-  let response: { status: number; headers: IncomingMessage['headers']; body: Buffer };
-  try {
-    response = await post(url, signed.headers, body, options.timeoutMs ?? 2000);
-  } catch (error) {
-    // Duck-typed: errors from node's own modules may come from another realm (e.g. under Jest).
-    const { name, code: systemCode } = (error ?? {}) as { name?: unknown; code?: unknown };
-    const timedOut = name === 'TimeoutError' || name === 'AbortError';
-    const code = timedOut ? 'TimeoutError' : 'NetworkError';
-    const detail = timedOut ? 'timed out' : `failed: ${typeof systemCode === 'string' ? systemCode : 'network error'}`;
-    throw new SecretsManagerError(`${label} ${detail}`, code, undefined, true, { cause: error });
-  }
-
-  const parsed = parseJson(response.body);
-  if (response.status === 200) {
-    const value = parsed?.SecretString;
-    if (typeof value !== 'string') throw new SecretsManagerError(`${label}: the secret has no SecretString`, 'NoSecretString', 200, false);
-    return value;
-  }
-  const code = errorCode(response.headers['x-amzn-errortype'], parsed?.__type) ?? `HTTP${response.status}`;
-  const retryable = response.status === 429 || response.status >= 500 || RETRYABLE_CODES.has(code);
-  throw new SecretsManagerError(`${label} failed: ${code} (HTTP ${response.status})`, code, response.status, retryable);
-}
-
-/** One request; resolves with the whole (bounded) response, rejects on network errors and the timeout. */
-function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
-  const requestOptions: RequestOptions = {
-    method: 'POST',
-    protocol: url.protocol,
-    hostname: url.hostname.replace(/^\[|\]$/g, ''), // node:http wants an IPv6 literal without its brackets
-    ...(url.port ? { port: Number(url.port) } : {}),
-    path: '/',
-    headers,
-    // One call per container: no socket worth keeping open (and none left behind in tests).
-    agent: false,
-    signal: AbortSignal.timeout(timeoutMs),
-  };
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(requestOptions, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_RESPONSE_BYTES) {
-          req.destroy(Object.assign(new Error('response too large'), { code: 'ERESPONSETOOLARGE' }));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function parseJson(body: Buffer): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(body.toString('utf8'));
-    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The error code from `x-amzn-errortype` or the body's `__type`, without a namespace
- * (`com.amazonaws...#Code`) or suffix (`Code:http://...`), and only if it looks like a code: it
- * ends up in messages and logs, and must not carry arbitrary response text.
- */
-function errorCode(...candidates: unknown[]): string | undefined {
-  for (const candidate of candidates) {
-    const raw = Array.isArray(candidate) ? candidate[0] : candidate;
-    if (typeof raw !== 'string') continue;
-    const code = raw.split(':')[0]?.split('#').pop()?.trim();
-    if (code && /^[A-Za-z][A-Za-z0-9]{0,99}$/.test(code)) return code;
-  }
-  return undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  const what = `Secrets Manager GetSecretValue for ${secretId}`;
+  const input = { SecretId: secretId, ...(options.versionStage ? { VersionStage: options.versionStage } : {}) };
+  const answer = await callAwsJson(SECRETS_MANAGER, 'GetSecretValue', input, what, options);
+  const value = answer.SecretString;
+  if (typeof value !== 'string') throw new AwsCallError(`${what}: the secret has no SecretString`, 'NoSecretString', 200, false);
+  return value;
 }

@@ -13,7 +13,7 @@ export type FakeReply =
 
 export interface ReceivedCall {
   readonly target: string | undefined;
-  readonly body: { SecretId?: string; VersionStage?: string };
+  readonly body: { SecretId?: string; VersionStage?: string; QueueUrl?: string; MessageBody?: string };
   /** Why the request was refused before `reply` saw it, if it was. */
   readonly refused?: string;
 }
@@ -33,13 +33,28 @@ export interface FakeCredentials {
   readonly sessionToken?: string;
 }
 
+/** Which AWS JSON-protocol service a fake stands in for. */
+export interface FakeService {
+  readonly signingName: string;
+  readonly contentType: string;
+  readonly target: string;
+}
+
+const SECRETS_MANAGER: FakeService = { signingName: 'secretsmanager', contentType: 'application/x-amz-json-1.1', target: 'secretsmanager.GetSecretValue' };
+export const SQS_SEND_MESSAGE: FakeService = { signingName: 'sqs', contentType: 'application/x-amz-json-1.0', target: 'AmazonSQS.SendMessage' };
+
 /**
  * A Secrets Manager stand-in on 127.0.0.1, port 0, that refuses (403, like AWS) any request
  * not SigV4-signed with `credentials` for `region`/`secretsmanager`: it re-signs what it
  * received with `@smithy/signature-v4` and compares, so a wrong key, a tampered body, an
  * unsigned header or a missing session token all fail. It also checks the JSON 1.1 target.
  */
-export async function startFakeSecretsManager(credentials: FakeCredentials, region: string): Promise<FakeSecretsManager> {
+export function startFakeSecretsManager(credentials: FakeCredentials, region: string): Promise<FakeSecretsManager> {
+  return startFakeAwsJsonService(SECRETS_MANAGER, credentials, region);
+}
+
+/** The same checks for another AWS JSON-protocol operation (SQS SendMessage, say). */
+export async function startFakeAwsJsonService(service: FakeService, credentials: FakeCredentials, region: string): Promise<FakeSecretsManager> {
   const calls: ReceivedCall[] = [];
   const sockets = new Set<import('node:net').Socket>();
   const fake: FakeSecretsManager = {
@@ -62,11 +77,11 @@ export async function startFakeSecretsManager(credentials: FakeCredentials, regi
       } catch {
         // left empty: refused below
       }
-      const refused = await whyRefused(req, raw, target, credentials, region);
+      const refused = await whyRefused(service, req, raw, target, credentials, region);
       const call: ReceivedCall = { target, body, ...(refused ? { refused } : {}) };
       calls.push(call);
       if (refused) {
-        res.writeHead(refused.startsWith('signature') ? 403 : 400, { 'content-type': 'application/x-amz-json-1.1' });
+        res.writeHead(refused.startsWith('signature') ? 403 : 400, { 'content-type': service.contentType });
         res.end(JSON.stringify({ __type: refused.startsWith('signature') ? 'InvalidSignatureException' : 'UnknownOperationException', message: refused }));
         return;
       }
@@ -77,7 +92,7 @@ export async function startFakeSecretsManager(credentials: FakeCredentials, regi
         return;
       }
       res.writeHead(reply.status, {
-        'content-type': 'application/x-amz-json-1.1',
+        'content-type': service.contentType,
         ...(reply.errorType ? { 'x-amzn-errortype': reply.errorType } : {}),
       });
       res.end(JSON.stringify(reply.body));
@@ -92,14 +107,14 @@ export async function startFakeSecretsManager(credentials: FakeCredentials, regi
   return Object.assign(fake, { url: `http://127.0.0.1:${port}` });
 }
 
-async function whyRefused(req: IncomingMessage, body: string, target: string | undefined, credentials: FakeCredentials, region: string): Promise<string | undefined> {
+async function whyRefused(expected: FakeService, req: IncomingMessage, body: string, target: string | undefined, credentials: FakeCredentials, region: string): Promise<string | undefined> {
   const authorization = header(req, 'authorization');
   const amzDate = header(req, 'x-amz-date');
   const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization ?? '');
   if (!match || !amzDate) return 'signature: missing or malformed Authorization / X-Amz-Date';
   const [, accessKeyId, , scopeRegion, service, signedHeaderList = ''] = match;
   if (accessKeyId !== credentials.accessKeyId) return 'signature: unknown access key';
-  if (scopeRegion !== region || service !== 'secretsmanager') return 'signature: wrong credential scope';
+  if (scopeRegion !== region || service !== expected.signingName) return 'signature: wrong credential scope';
   if (header(req, 'x-amz-security-token') !== credentials.sessionToken) return 'signature: session token missing or wrong';
   const signedHeaders = signedHeaderList.split(';');
   for (const required of ['host', 'x-amz-date', 'x-amz-target', 'content-type']) {
@@ -111,17 +126,17 @@ async function whyRefused(req: IncomingMessage, body: string, target: string | u
   const headers: Record<string, string> = {};
   for (const name of signedHeaders) headers[name] = header(req, name) ?? '';
   const [host, port] = (headers.host ?? '').split(':');
-  const signer = new SignatureV4({ service: 'secretsmanager', region, credentials, sha256: Hash.bind(null, 'sha256') });
+  const signer = new SignatureV4({ service: expected.signingName, region, credentials, sha256: Hash.bind(null, 'sha256') });
   const signingDate = new Date(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
-  const expected = await signer.sign(
+  const resigned = await signer.sign(
     { method: req.method ?? 'POST', protocol: 'http:', hostname: host ?? '', ...(port ? { port: Number(port) } : {}), path: req.url ?? '/', query: {}, headers, body },
     { signingDate },
   );
-  if (expected.headers.authorization !== authorization) return 'signature: does not match';
+  if (resigned.headers.authorization !== authorization) return 'signature: does not match';
 
   if (req.method !== 'POST' || req.url !== '/') return 'protocol: not POST /';
-  if (header(req, 'content-type') !== 'application/x-amz-json-1.1') return 'protocol: wrong content type';
-  if (target !== 'secretsmanager.GetSecretValue') return 'protocol: wrong X-Amz-Target';
+  if (header(req, 'content-type') !== expected.contentType) return 'protocol: wrong content type';
+  if (target !== expected.target) return 'protocol: wrong X-Amz-Target';
   return undefined;
 }
 

@@ -53,10 +53,11 @@ const apiEnv = environment(api);
 const defaultServices = Object.keys(services).filter((name) => !services[name]?.profiles?.length);
 
 describe('docker-compose.yml', () => {
-  it('has MinIO, a one-shot bucket job and the API by default, and ClamAV only in the scan profile', () => {
-    expect(defaultServices.sort()).toEqual(['api', 'create-bucket', 'minio']);
-    expect(Object.keys(services).sort()).toEqual(['api', 'clamav', 'create-bucket', 'minio']);
+  it('has MinIO, a one-shot bucket job, Mailpit and the API by default, and ClamAV only in the scan profile', () => {
+    expect(defaultServices.sort()).toEqual(['api', 'create-bucket', 'mailpit', 'minio']);
+    expect(Object.keys(services).sort()).toEqual(['api', 'clamav', 'create-bucket', 'mailpit', 'minio']);
     expect(services.clamav?.profiles).toEqual(['scan']);
+    expect(services.mailpit?.image).toMatch(/^axllent\/mailpit:v\d/);
     expect(services.minio?.image).toMatch(/^minio\/minio:/);
     expect(services['create-bucket']?.image).toMatch(/^minio\/mc:/);
     expect(api?.image).toMatch(/^node:22\b/);
@@ -80,7 +81,10 @@ describe('docker-compose.yml', () => {
     const job = [services['create-bucket']?.command].flat().join(' ');
     expect(job).toContain(`mb --ignore-existing local/${apiEnv.S3_BUCKET}`);
     expect(services['create-bucket']?.depends_on).toEqual({ minio: { condition: 'service_healthy' } });
-    expect(api?.depends_on).toEqual({ 'create-bucket': { condition: 'service_completed_successfully' } });
+    expect(api?.depends_on).toEqual({
+      'create-bucket': { condition: 'service_completed_successfully' },
+      mailpit: { condition: 'service_healthy' },
+    });
   });
 
   it('keeps data and the container node_modules on named volumes', () => {
@@ -125,6 +129,12 @@ describe('docker-compose.yml', () => {
     const on = loadConfig({ ...environment(api, { SCANNER: 'clamd' }), JWT_SECRET: 'x'.repeat(32) });
     expect(on.scanner).toMatchObject({ backend: 'clamd', clamd: { host: 'clamav', port: 3310 } });
     expect(services.clamav?.expose).toContain(String(on.scanner.clamd.port));
+  });
+
+  it("sends mail over SMTP to Mailpit, whose inbox is published on 8025, with links to the host's API", () => {
+    expect(apiEnv).toMatchObject({ MAIL_TRANSPORT: 'smtp', SMTP_URL: 'smtp://mailpit:1025', APP_URL: 'http://localhost:8000' });
+    expect(services.mailpit?.ports).toEqual(['8025:8025']);
+    expect(loadConfig({ ...apiEnv, JWT_SECRET: 'x'.repeat(32) })).toMatchObject({ mail: { transport: 'smtp' }, appUrl: 'http://localhost:8000' });
   });
 
   it('sets only variables lib/config.ts reads, with values it accepts', () => {
