@@ -69,6 +69,12 @@ export const migrations: readonly Migration[] = [
  * several containers racing on one database apply each migration exactly once. A no-op (one
  * read) when already current.
  *
+ * A migration is applied when its version is not recorded yet, not when it is above the
+ * highest recorded one: versions are handed out to branches developed in parallel, so a list
+ * may have gaps (1, 2, 4 while 3 is still on another branch), and a database that got 4 first
+ * must still get 3 once it is merged. So a migration must not depend on a higher-numbered one,
+ * and two branches' migrations must touch different tables; they run in version order.
+ *
  * @returns the versions applied by this call
  */
 export function migrate(db: Database, list: readonly Migration[] = migrations): number[] {
@@ -77,15 +83,16 @@ export function migrate(db: Database, list: readonly Migration[] = migrations): 
     name       TEXT NOT NULL,
     applied_at TEXT NOT NULL
   ) STRICT`);
-  const current = () =>
-    (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
-  if (current() >= (list.at(-1)?.version ?? 0)) return [];
+  const ordered = [...list].sort((a, b) => a.version - b.version);
+  const pending = () => {
+    const done = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((row) => row.version));
+    return ordered.filter((migration) => !done.has(migration.version));
+  };
+  if (pending().length === 0) return [];
 
   const apply = db.transaction(() => {
-    const from = current(); // re-read under the write lock: another container may have won
     const applied: number[] = [];
-    for (const migration of list) {
-      if (migration.version <= from) continue;
+    for (const migration of pending()) { // re-read under the write lock: another container may have won
       db.exec(migration.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
         migration.version,

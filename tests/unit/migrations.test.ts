@@ -30,6 +30,19 @@ describe('migrations', () => {
     expect(migrate(db, good)).toEqual([next]);
   });
 
+  it('tolerate gaps in the versions, and apply a lower version that arrives later (parallel branches)', () => {
+    const db = new BetterSqlite3(tempFile());
+    const base = migrations.at(-1)!.version;
+    const later = { version: base + 2, name: 'later', sql: 'CREATE TABLE later_table (id TEXT)' };
+    const earlier = { version: base + 1, name: 'earlier', sql: 'CREATE TABLE earlier_table (id TEXT)' };
+    expect(migrate(db, [...migrations, later])).toEqual([...migrations.map((m) => m.version), base + 2]);
+    expect(migrate(db, [...migrations, later])).toEqual([]);
+    // The other branch is merged: its lower version is still applied, exactly once.
+    expect(migrate(db, [...migrations, earlier, later])).toEqual([base + 1]);
+    expect(migrate(db, [...migrations, earlier, later])).toEqual([]);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name IN ('earlier_table', 'later_table')").get()).toEqual({ n: 2 });
+  });
+
   it('open with the configured journal mode and pragmas', () => {
     const wal = openDatabase(tempFile(), { journalMode: 'WAL' });
     expect(wal.pragma('journal_mode', { simple: true })).toBe('wal');
