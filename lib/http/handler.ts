@@ -6,6 +6,7 @@ import { logger } from '../logger';
 import { problemDetails } from './problem';
 import { toApiGatewayResult, type HttpResponse } from './response';
 import { optionalTracing } from '../tracing-switch';
+import { requestOrigin, type RequestOrigin } from '../request-origin';
 
 export type ApiRequest = Request<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>;
 
@@ -36,6 +37,8 @@ type StepValue<S> = S extends InputStep<infer T> ? T : never;
 export type HandlerInput<O extends HandlerOptions> = {
   readonly event: APIGatewayProxyEventV2;
   readonly requestId: string;
+  /** Client address, user agent and request id, as audit events and abuse counters take them. */
+  readonly origin: RequestOrigin;
 } & { readonly [K in keyof O as K extends 'auth' ? 'user' : K]: StepValue<O[K]> };
 
 export type ApiHandler = MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>;
@@ -73,7 +76,8 @@ export function httpHandler<const O extends HandlerOptions>(
   }
 
   return chain.handler(async (event, context) => {
-    const input = { ...proven.get(event), event, requestId: context.awsRequestId } as HandlerInput<O>;
+    const requestId = context.awsRequestId;
+    const input = { ...proven.get(event), event, requestId, origin: requestOrigin(event, requestId) } as HandlerInput<O>;
     return toApiGatewayResult(await fn(input));
   });
 }

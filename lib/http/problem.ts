@@ -47,6 +47,7 @@ export function problemDetails(): MiddlewareObj<APIGatewayProxyEventV2, APIGatew
       else if (problem.status >= 500) logger.error('Server error', { error: problem });
 
       const body = {
+        ...problem.extensions,
         type: problem.type,
         title: problem.title,
         status: problem.status,
