@@ -5,7 +5,7 @@ import { noContent } from '../lib/http/response';
 import { LogoutBody } from '../lib/schemas';
 
 /** POST /auth/logout: 204 for any token string, so the answer reveals nothing about it. */
-export const handler = httpHandler({ body: jsonBody(LogoutBody) }, ({ body }) => {
-  revokeRefreshToken(body.refresh_token);
+export const handler = httpHandler({ body: jsonBody(LogoutBody) }, async ({ body, origin }) => {
+  await revokeRefreshToken(body.refresh_token, origin);
   return noContent();
 });

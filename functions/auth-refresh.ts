@@ -5,6 +5,6 @@ import { ok } from '../lib/http/response';
 import { RefreshTokenBody } from '../lib/schemas';
 
 /** POST /auth/refresh: one-time exchange of a refresh token for a new pair. */
-export const handler = httpHandler({ body: jsonBody(RefreshTokenBody) }, async ({ body }) =>
-  ok(await rotateRefreshToken(body.refresh_token), { 'Cache-Control': 'no-store', Pragma: 'no-cache' }),
+export const handler = httpHandler({ body: jsonBody(RefreshTokenBody) }, async ({ body, origin }) =>
+  ok(await rotateRefreshToken(body.refresh_token, origin), { 'Cache-Control': 'no-store', Pragma: 'no-cache' }),
 );

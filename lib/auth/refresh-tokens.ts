@@ -2,7 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { getConfig } from '../config';
 import { getDb, statement } from '../db/connection';
 import { unauthorized } from '../http/errors';
+import { recordAuditEvent } from '../audit';
 import { logger } from '../logger';
+import type { RequestOrigin } from '../request-origin';
 import { isoSeconds } from '../time';
 import { getSigningKey } from './signing-key';
 import { signToken, verifyToken } from './tokens';
@@ -64,7 +66,7 @@ export async function issueTokenPair(userId: string): Promise<TokenPair> {
  * Security BCP): the whole family is revoked, unless it happens within
  * `REFRESH_REUSE_GRACE_SECONDS` of the rotation (racing browser tabs), which is a plain 401.
  */
-export async function rotateRefreshToken(token: string): Promise<TokenPair> {
+export async function rotateRefreshToken(token: string, origin: RequestOrigin): Promise<TokenPair> {
   const key = await getSigningKey();
   const claims = verifyToken(key, token, 'refresh');
   const db = getDb();
@@ -91,6 +93,7 @@ export async function rotateRefreshToken(token: string): Promise<TokenPair> {
   if (result.outcome === 'rotated') return result.pair;
   if (result.outcome === 'reused') {
     logger.warn('Refresh token reuse detected; family revoked', { userId: result.row.user_id, familyId: result.row.family_id });
+    await recordAuditEvent({ type: 'auth.refresh.reused', userId: result.row.user_id, details: { session_id: result.row.family_id } }, origin);
   }
   throw unauthorized('Could not validate credentials', 'invalid_token');
 }
@@ -100,11 +103,14 @@ export async function rotateRefreshToken(token: string): Promise<TokenPair> {
  * rotation of it survives). Says nothing about whether the token was known, valid or already
  * revoked; an expired or otherwise unverifiable token still ends its session.
  */
-export function revokeRefreshToken(token: string): void {
-  const db = getDb();
-  statement(
-    db,
+export async function revokeRefreshToken(token: string, origin: RequestOrigin): Promise<void> {
+  const ended = statement(
+    getDb(),
     `UPDATE refresh_tokens SET revoked = 1
-      WHERE revoked = 0 AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)`,
-  ).run(hashToken(token));
+      WHERE revoked = 0 AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)
+      RETURNING user_id, family_id`,
+  ).all(hashToken(token)) as Array<{ user_id: string; family_id: string }>;
+  const session = ended[0];
+  // Only a logout that ended a live session is an event; the answer is the same 204 either way.
+  if (session) await recordAuditEvent({ type: 'auth.logout', userId: session.user_id, details: { session_id: session.family_id } }, origin);
 }
