@@ -47,13 +47,13 @@ export function problemDetails(): MiddlewareObj<APIGatewayProxyEventV2, APIGatew
       else if (problem.status >= 500) logger.error('Server error', { error: problem });
 
       const body = {
-        ...problem.extensions,
         type: problem.type,
         title: problem.title,
         status: problem.status,
         detail: problem.detail,
         instance: request.context.awsRequestId,
         ...(problem.errors ? { errors: problem.errors } : {}),
+        ...problem.extensions,
       };
       request.response = {
         statusCode: problem.status,
