@@ -8,7 +8,7 @@ import { LogoutBody } from '../lib/schemas';
  * POST /auth/logout: ends the token's session (its access tokens stop working at once); 204
  * for any token string, so the answer reveals nothing about it.
  */
-export const handler = httpHandler({ body: jsonBody(LogoutBody) }, async ({ body }) => {
-  await revokeRefreshToken(body.refresh_token);
+export const handler = httpHandler({ body: jsonBody(LogoutBody) }, async ({ body, origin }) => {
+  await revokeRefreshToken(body.refresh_token, origin);
   return noContent();
 });

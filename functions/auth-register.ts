@@ -1,8 +1,8 @@
 import { jsonBody } from '../lib/http/body';
 import { httpHandler } from '../lib/http/handler';
 import { created } from '../lib/http/response';
+import { signUp } from '../lib/registration';
 import { RegisterBody } from '../lib/schemas';
-import { registerUser } from '../lib/users';
 
-/** POST /auth/register: 201 {id, email, created_at}; 409 when the email is taken. */
-export const handler = httpHandler({ body: jsonBody(RegisterBody) }, async ({ body }) => created(await registerUser(body)));
+/** POST /auth/register: 201 {id, email, created_at}; 409 when the email is taken; 429 past the per-address limits. */
+export const handler = httpHandler({ body: jsonBody(RegisterBody) }, async ({ body, origin }) => created(await signUp(body, origin)));

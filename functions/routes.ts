@@ -1,5 +1,7 @@
 import type * as z from '../lib/zod';
 import {
+  AuditEventListOut,
+  CaptchaChallengeOut,
   CompletedUploadOut,
   FileListOut,
   FileWithUrlOut,
@@ -11,7 +13,7 @@ import {
   UploadPlanOut,
   UserOut,
 } from '../lib/response-schemas';
-import { CompleteUploadBody, ListFilesQuery, LoginBody, LogoutBody, RefreshTokenBody, RegisterBody, UploadPlanBody } from '../lib/schemas';
+import { CompleteUploadBody, ListEventsQuery, ListFilesQuery, LoginBody, LogoutBody, RefreshTokenBody, RegisterBody, UploadPlanBody } from '../lib/schemas';
 
 /**
  * S3 actions a function may take (IAM action names; on the bucket's objects, except
@@ -69,13 +71,14 @@ export const routes: readonly Route[] = [
     path: '/auth/register',
     handler: 'auth-register',
     auth: false,
-    needs: { db: 'write', bcrypt: true },
+    // jwt: the CAPTCHA key is derived from the JWT secret (lib/captcha-challenge.ts).
+    needs: { db: 'write', jwt: true, bcrypt: true },
     docs: {
-      summary: 'Create an account',
+      summary: 'Create an account (at most REGISTER_MAX_PER_IP attempts per address and hour)',
       tag: 'auth',
       request: { json: RegisterBody },
       responses: { 201: { description: 'Created', schema: UserOut } },
-      errors: [400, 409, 415, 422],
+      errors: [400, 409, 415, 422, 429],
     },
   },
   {
@@ -85,11 +88,39 @@ export const routes: readonly Route[] = [
     auth: false,
     needs: { db: 'write', jwt: true, bcrypt: true },
     docs: {
-      summary: 'Exchange email and password for an access and a refresh token',
+      summary:
+        'Exchange email and password for an access and a refresh token; past LOGIN_MAX_FAILURES wrong passwords for the account, 429 unless `captcha` is solved',
       tag: 'auth',
       request: { json: LoginBody },
       responses: { 200: { description: 'A new token pair', schema: TokenPairOut } },
-      errors: [400, 401, 415, 422],
+      errors: [400, 401, 415, 422, 429],
+    },
+  },
+  {
+    method: 'GET',
+    path: '/auth/captcha',
+    handler: 'auth-captcha',
+    auth: false,
+    // jwt: the challenge's HMAC key is derived from the JWT secret; no database.
+    needs: { jwt: true },
+    docs: {
+      summary: 'A fresh ALTCHA proof-of-work challenge (valid 10 minutes); its solution goes into `captcha` of login or register',
+      tag: 'auth',
+      responses: { 200: { description: 'The challenge', schema: CaptchaChallengeOut } },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/auth/events',
+    handler: 'auth-events',
+    auth: true,
+    needs: { db: 'read', jwt: true },
+    docs: {
+      summary: "The caller's own security events (audit log), newest first (cursor pagination)",
+      tag: 'auth',
+      query: ListEventsQuery,
+      responses: { 200: { description: 'One page of events', schema: AuditEventListOut } },
+      errors: [401, 422],
     },
   },
   {

@@ -18,7 +18,10 @@ export interface StackSettings {
   readonly removalPolicy: RemovalPolicy;
   /** Browser origins allowed to call the API and to PUT/POST/GET presigned URLs. Empty: no CORS. */
   readonly corsOrigins: readonly string[];
-  /** Steady-state requests per second on the API's default stage. */
+  /**
+   * Steady-state requests per second on the API's default stage. A backstop against runaway
+   * cost only: it is shared by every client, so a low value lets one client starve everyone.
+   */
   readonly throttleRate: number;
   readonly throttleBurst: number;
   readonly logRetention: RetentionDays;
@@ -35,7 +38,12 @@ export interface StackSettings {
    * does not host Lambda (use1-az3 in us-east-1, whose name differs per account).
    */
   readonly availabilityZones: readonly string[] | undefined;
-  /** Per-route limit for the bcrypt routes (login, register): each request costs ~0.6 GB-s. */
+  /**
+   * Per-route backstop for the bcrypt routes (login, register): each request costs ~0.6 GB-s.
+   * Shared by all clients, so it must stay far above what one client may send: abuse is
+   * limited per account and per address in the database (LOGIN_MAX_FAILURES, IP_MAX_FAILURES,
+   * REGISTER_MAX_PER_IP) and per client volume by CloudFront + AWS WAF (README).
+   */
   readonly authThrottleRate: number;
   readonly authThrottleBurst: number;
   /** X-Ray tracing through Powertools Tracer (`-c tracing=true`); off: no tracer code is bundled. */
@@ -151,15 +159,15 @@ export function readSettings(read: ContextReader): StackSettings {
     stage,
     removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     corsOrigins: origins(read),
-    throttleRate: wholeNumber(read, 'throttleRate', 1, 10_000) ?? 50,
-    throttleBurst: wholeNumber(read, 'throttleBurst', 1, 5_000) ?? 100,
+    throttleRate: wholeNumber(read, 'throttleRate', 1, 10_000) ?? 500,
+    throttleBurst: wholeNumber(read, 'throttleBurst', 1, 5_000) ?? 1000,
     logRetention,
     dbReservedConcurrency: wholeNumber(read, 'dbReservedConcurrency', 1, 1_000),
     secretsEndpointAzs: endpointAzs === 2 ? 2 : 1,
     driverBuild: oneOf(read, 'driverBuild', ['auto', 'local', 'docker'] as const) ?? 'auto',
     availabilityZones: availabilityZones(read),
-    authThrottleRate: wholeNumber(read, 'authThrottleRate', 1, 10_000) ?? 10,
-    authThrottleBurst: wholeNumber(read, 'authThrottleBurst', 1, 5_000) ?? 20,
+    authThrottleRate: wholeNumber(read, 'authThrottleRate', 1, 10_000) ?? 100,
+    authThrottleBurst: wholeNumber(read, 'authThrottleBurst', 1, 5_000) ?? 200,
     tracing: oneOf(read, 'tracing', ['true', 'false'] as const) === 'true',
     alarmEmail: email(read, 'alarmEmail'),
     mailFrom: mailFrom(read),

@@ -236,7 +236,8 @@ export class SecureUploadStack extends Stack {
         path: route.path,
         fn: this.requireFunction(route.handler),
         auth: route.auth,
-        // bcrypt routes are unauthenticated and cost ~0.6 GB-s each: cap what abuse can bill.
+        // bcrypt routes are unauthenticated and cost ~0.6 GB-s each: a high backstop caps what
+        // abuse can bill; it is shared by all clients, so it is no per-client limit (see settings).
         ...(route.needs.bcrypt ? { throttle: { rateLimit: settings.authThrottleRate, burstLimit: settings.authThrottleBurst } } : {}),
       })),
       corsOrigins: settings.corsOrigins,

@@ -56,6 +56,20 @@ export interface Config {
    */
   readonly appUrl: string | undefined;
   readonly mail: MailConfig;
+  /** Abuse protection: failure counters and CAPTCHA (see SPEC "Abuse protection and audit"). */
+  readonly abuse: {
+    /** Wrong passwords per account within the window before attempts need a CAPTCHA. */
+    readonly loginMaxFailures: number;
+    /** The window of both failure counters, in seconds. */
+    readonly windowSeconds: number;
+    /** Failures per client IP within the window before its attempts are refused outright. */
+    readonly ipMaxFailures: number;
+    /** Registration attempts that reach the email check, per IP and hour. */
+    readonly registerMaxPerIp: number;
+    readonly captcha: CaptchaMode;
+  };
+  /** Audit rows older than this many days are swept. */
+  readonly auditRetentionDays: number;
   readonly local: {
     readonly host: string;
     readonly port: number;
@@ -82,6 +96,12 @@ export interface MailConfig {
 }
 
 export type JournalMode = 'WAL' | 'DELETE' | 'TRUNCATE' | 'PERSIST';
+
+/**
+ * `off`: never asked for; `auto`: required only past the per-account failure limit;
+ * `always`: register and login need a valid solution.
+ */
+export type CaptchaMode = 'off' | 'auto' | 'always';
 
 /** Lambda's synchronous invocation payload limit, measured on the serialized event/result. */
 export const LAMBDA_MAX_PAYLOAD_BYTES = 6_291_456;
@@ -182,6 +202,12 @@ const envSchema = z.object({
   MAIL_QUEUE_URL: z.optional(
     z.string().check(z.trim(), z.regex(/^https:\/\/[\w.-]+(:\d+)?\/\d{12}\/[\w-]{1,80}$|^http:\/\/127\.0\.0\.1:\d+\/\d{12}\/[\w-]{1,80}$/, 'must be an SQS queue URL')),
   ),
+  LOGIN_MAX_FAILURES: z._default(int(1, 1000), 5),
+  LOGIN_WINDOW_SECONDS: z._default(int(60, 86_400), 900),
+  IP_MAX_FAILURES: z._default(int(1, 1_000_000), 50),
+  REGISTER_MAX_PER_IP: z._default(int(1, 1_000_000), 20),
+  CAPTCHA: z._default(z.pipe(z.string().check(z.trim(), z.toLowerCase()), z.enum(['off', 'auto', 'always'])), 'auto'),
+  AUDIT_RETENTION_DAYS: z._default(int(1, 36_500), 365),
   HOST: z._default(nonEmpty, '127.0.0.1'),
   PORT: z._default(int(0, 65_535), 8000),
   S3_PORT: z._default(int(0, 65_535), 9000),
@@ -290,6 +316,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       smtpUrl: e.SMTP_URL,
       queueUrl: e.MAIL_QUEUE_URL,
     },
+    abuse: {
+      loginMaxFailures: e.LOGIN_MAX_FAILURES,
+      windowSeconds: e.LOGIN_WINDOW_SECONDS,
+      ipMaxFailures: e.IP_MAX_FAILURES,
+      registerMaxPerIp: e.REGISTER_MAX_PER_IP,
+      captcha: e.CAPTCHA,
+    },
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     local: { host: e.HOST, port: e.PORT, s3Port: e.S3_PORT, dataDir },
   };
   return deepFreeze(config);

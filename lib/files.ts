@@ -253,11 +253,12 @@ export async function getFileWithUrl(ownerId: string, id: string): Promise<FileR
   return { ...file, url: await presignDownload(file.key, file.filename) };
 }
 
-/** Removes the object, then the row (a failed delete leaves the file listed, to retry). */
-export async function deleteOwnedFile(ownerId: string, id: string): Promise<void> {
+/** Removes the object, then the row (a failed delete leaves the file listed, to retry); resolves with what was deleted. */
+export async function deleteOwnedFile(ownerId: string, id: string): Promise<FileRecord> {
   const file = getOwnedFile(ownerId, id);
   await deleteObject(file.key);
   statement(getDb(), `DELETE FROM files WHERE id = ? AND status = 'stored'`).run(file.id);
+  return file;
 }
 
 /**

@@ -48,6 +48,9 @@ export function buildOpenApiDocument(routes: readonly Route[]): object {
         ...(status === 401
           ? { headers: { 'WWW-Authenticate': { description: 'Bearer challenge (RFC 6750)', schema: { type: 'string' } } } }
           : {}),
+        ...(status === 429
+          ? { headers: { 'Retry-After': { description: 'seconds until the failure window ends', schema: { type: 'integer' } } } }
+          : {}),
       };
     }
     let requestBody: object | undefined;

@@ -110,6 +110,54 @@ export const CompletedUploadOut = withMeta(z.extend(UploadOut, { size: int(), co
   id: 'CompletedUpload',
 });
 
+export const CaptchaChallengeOut = withMeta(
+  z.object({
+    parameters: withMeta(
+      z.object({
+        algorithm: withMeta(z.string(), { example: 'PBKDF2/SHA-256' }),
+        nonce: z.string(),
+        salt: z.string(),
+        cost: int(),
+        keyLength: int(),
+        keyPrefix: z.string(),
+        keySignature: z.optional(z.string()),
+        expiresAt: withMeta(int(), { description: 'Unix seconds; 10 minutes after issue' }),
+      }),
+      { description: "altcha-lib's challenge parameters, signed" },
+    ),
+    signature: z.string(),
+  }),
+  {
+    id: 'CaptchaChallenge',
+    description:
+      'An ALTCHA (v2) proof-of-work challenge as altcha-lib createChallenge returns it. Solve it (the ALTCHA widget, or altcha-lib solveChallenge) ' +
+      'and send base64(JSON.stringify({challenge, solution})) as `captcha`.',
+  },
+);
+
+export const AuditEventOut = withMeta(
+  z.object({
+    id: z.uuid(),
+    at: withMeta(z.string(), { example: '2024-01-15T10:30:00Z' }),
+    type: withMeta(z.string(), { example: 'auth.login.failed' }),
+    ip: z.nullable(z.string()),
+    user_agent: z.nullable(z.string()),
+    request_id: withMeta(z.nullable(z.string()), { description: 'the `instance` of the request that caused it' }),
+    details: withMeta(z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])), {
+      description: 'per type, e.g. {"reason": "wrong_password"} or {"file_id": ...}; never a secret',
+    }),
+  }),
+  { id: 'AuditEvent' },
+);
+
+export const AuditEventListOut = withMeta(
+  z.object({
+    events: z.array(AuditEventOut),
+    next_cursor: withMeta(z.nullable(z.string()), { description: 'pass as `cursor` for the next page; null on the last page' }),
+  }),
+  { id: 'AuditEventList' },
+);
+
 export const HealthOut = withMeta(z.object({ status: z.literal('ok') }), { id: 'Health' });
 
 export const Problem = withMeta(
@@ -120,6 +168,11 @@ export const Problem = withMeta(
     detail: z.string(),
     instance: withMeta(z.string(), { description: 'the request id' }),
     errors: z.optional(z.array(z.object({ pointer: z.string(), detail: z.string() }))),
+    captcha_required: withMeta(z.optional(z.boolean()), {
+      description:
+        '429 and 400 "CAPTCHA required" only: true when a solved challenge from GET /auth/captcha, sent as `captcha`, lets the attempt through; ' +
+        'false when the client address is past its limit and must wait for Retry-After',
+    }),
   }),
   { id: 'Problem', description: 'RFC 9457 problem details' },
 );

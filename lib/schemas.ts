@@ -26,12 +26,21 @@ const passwordBytes = (min: number) =>
     }),
   );
 
+/** Longest CAPTCHA payload accepted (a real one is about 700 characters). */
+export const CAPTCHA_MAX_LENGTH = 4096;
+
+const captcha = withMeta(z.optional(z.string().check(z.maxLength(CAPTCHA_MAX_LENGTH))), {
+  description:
+    'a solved ALTCHA challenge from GET /auth/captcha: base64 of JSON {challenge, solution}, as the ALTCHA widget submits it. ' +
+    'Needed past the per-account failure limit (a 429 with captcha_required: true), or always with CAPTCHA=always. Works once.',
+});
+
 export const RegisterBody = withMeta(
-  z.object({ email, password: withMeta(passwordBytes(PASSWORD_MIN_LENGTH), { example: 'SecurePassword123!' }) }),
+  z.object({ email, password: withMeta(passwordBytes(PASSWORD_MIN_LENGTH), { example: 'SecurePassword123!' }), captcha }),
   { id: 'RegisterBody' },
 );
 
-export const LoginBody = withMeta(z.object({ email, password: withMeta(passwordBytes(1), { example: 'SecurePassword123!' }) }), {
+export const LoginBody = withMeta(z.object({ email, password: withMeta(passwordBytes(1), { example: 'SecurePassword123!' }), captcha }), {
   id: 'LoginBody',
 });
 
@@ -43,6 +52,11 @@ export const RefreshTokenBody = withMeta(z.object({ refresh_token: z.string().ch
 export const LogoutBody = withMeta(z.object({ refresh_token: z.string() }), { id: 'LogoutBody' });
 
 export const ListFilesQuery = z.object({
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 50),
+  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
+});
+
+export const ListEventsQuery = z.object({
   limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 50),
   cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
 });

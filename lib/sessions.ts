@@ -69,9 +69,11 @@ export function recordSessionUseInTransaction(db: Database, id: string, expiresA
 }
 
 /** Ends a session and revokes every refresh token of its family. */
-export function endSessionInTransaction(db: Database, id: string): void {
-  statement(db, 'UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0').run(id);
-  statement(db, 'UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL').run(isoSeconds(), id);
+/** @returns whether a live session ended (false: unknown, or already over). */
+export function endSessionInTransaction(db: Database, id: string): boolean {
+  const revoked = statement(db, 'UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0').run(id).changes;
+  const ended = statement(db, 'UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL').run(isoSeconds(), id).changes;
+  return ended > 0 || revoked > 0;
 }
 
 /** The user's live sessions, newest first (at most {@link MAX_LISTED_SESSIONS}). */

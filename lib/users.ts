@@ -45,17 +45,32 @@ export async function registerUser({ email, password }: Credentials): Promise<Us
   return user;
 }
 
+/** A password check's outcome: the user, or, when it failed, the id of the account if one exists. */
+export type CredentialCheck = { readonly user: User } | { readonly user?: undefined; readonly accountId: string | undefined };
+
 /**
  * Checks a password. Unknown emails pay one bcrypt compare against a dummy hash, so both
- * failures take the same time and give the same answer.
+ * failures take the same time.
  */
-export async function authenticate({ email, password }: Credentials): Promise<User> {
+export async function checkCredentials({ email, password }: Credentials): Promise<CredentialCheck> {
   const row = statement(getDb(), 'SELECT id, email, created_at, hashed_password FROM users WHERE email_key = ?').get(
     emailKey(email),
   ) as (User & { hashed_password: string }) | undefined;
   const matches = await verifyPassword(password, row?.hashed_password ?? dummyPasswordHash());
-  if (!row || !matches) throw unauthorized('Invalid email or password');
-  return { id: row.id, email: row.email, created_at: row.created_at };
+  if (!row || !matches) return { accountId: row?.id };
+  return { user: { id: row.id, email: row.email, created_at: row.created_at } };
+}
+
+/** The same check, as one 401 for unknown email and wrong password alike. */
+export async function authenticate(credentials: Credentials): Promise<User> {
+  const checked = await checkCredentials(credentials);
+  if (!checked.user) throw unauthorized('Invalid email or password');
+  return checked.user;
+}
+
+/** The id of the account with this email, if any (one index lookup, the same for both answers). */
+export function findUserIdByEmail(email: string): string | undefined {
+  return (statement(getDb(), 'SELECT id FROM users WHERE email_key = ?').get(emailKey(email)) as { id: string } | undefined)?.id;
 }
 
 export function findUserById(id: string): User | undefined {

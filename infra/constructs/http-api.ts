@@ -34,6 +34,7 @@ export interface PublicApiProps {
  * (the `apigw-requestid` response header); `integrationRequestId` is the Lambda invocation's
  * request id, which is the function's `awsRequestId`: the `requestId` of its log lines and the
  * `instance` of its problem+json answers, so an access line leads to the function's log.
+ * The route key, never the raw path: paths carry file ids and, with share links, tokens.
  */
 export const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
@@ -42,7 +43,6 @@ export const ACCESS_LOG_FIELDS = {
   requestTime: '$context.requestTime',
   httpMethod: '$context.httpMethod',
   routeKey: '$context.routeKey',
-  path: '$context.path',
   status: '$context.status',
   protocol: '$context.protocol',
   responseLength: '$context.responseLength',

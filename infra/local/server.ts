@@ -48,18 +48,21 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const receiveBuffers = new ReceiveBuffers();
   const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
+    const seen: AccessLogFields = {};
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      options.log?.(`${req.method} ${req.url} ${res.statusCode} ${ms.toFixed(1)}ms`);
+      // The route key, never the raw path (share tokens and ids stay out of logs), and the
+      // request id clients see as the problem `instance`.
+      options.log?.(`${seen.routeKey ?? `${req.method} (no route)`} ${res.statusCode} ${ms.toFixed(1)}ms ${seen.requestId ?? '-'}`);
     });
-    handle(req, res).catch((error: unknown) => {
+    handle(req, res, seen).catch((error: unknown) => {
       options.log?.(`local runtime error: ${error instanceof Error ? error.stack : String(error)}`);
       if (!res.headersSent) sendGatewayMessage(res, 500, 'Internal Server Error');
       else res.destroy();
     });
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, seen: AccessLogFields): Promise<void> {
     const requestId = randomUUID();
     res.setHeader('apigw-requestid', requestId);
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -85,6 +88,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       return drainThen(req, () => sendGatewayMessage(res, 400, 'Bad Request', cors)); // malformed %-encoding
     }
     if (!match) return drainThen(req, () => sendGatewayMessage(res, 404, 'Not Found', cors));
+    seen.routeKey = match.routeKey;
 
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > API_GATEWAY_MAX_BODY_BYTES) return drainThen(req, () => sendGatewayMessage(res, 413, 'Request Entity Too Large', cors));
@@ -98,6 +102,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       received.release();
     }
     const context = lambdaContext(match.route.handler);
+    seen.requestId = context.awsRequestId;
     if (serializedEventBytes(event) > LAMBDA_MAX_PAYLOAD_BYTES) {
       return sendProblem(res, 413, context.awsRequestId, cors);
     }
@@ -121,6 +126,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         server.closeAllConnections();
       }),
   };
+}
+
+/** What the access log line names, filled in as the request is routed. */
+interface AccessLogFields {
+  routeKey?: string;
+  requestId?: string;
 }
 
 /** Bodies from this size on are read into a reused buffer rather than a fresh one. */

@@ -2,7 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { getConfig } from '../config';
 import { getDb, statement } from '../db/connection';
 import { unauthorized } from '../http/errors';
+import { recordAuditEvent } from '../audit';
 import { logger } from '../logger';
+import type { RequestOrigin } from '../request-origin';
 import { isoSeconds } from '../time';
 import { getSigningKey, type SigningKey } from './signing-key';
 import { signToken, verifyToken } from './tokens';
@@ -73,7 +75,8 @@ export async function issueTokenPair(userId: string, client: ClientInfo = {}): P
  * Security BCP): the whole family is revoked and its session ended, unless it happens within
  * `REFRESH_REUSE_GRACE_SECONDS` of the rotation (racing browser tabs), which is a plain 401.
  */
-export async function rotateRefreshToken(token: string, client: ClientInfo = {}): Promise<TokenPair> {
+export async function rotateRefreshToken(token: string, origin: RequestOrigin): Promise<TokenPair> {
+  const client: ClientInfo = origin;
   const key = await getSigningKey();
   const claims = await verifyToken(token, 'refresh');
   const db = getDb();
@@ -108,6 +111,7 @@ export async function rotateRefreshToken(token: string, client: ClientInfo = {})
   if (result.outcome === 'rotated') return result.pair;
   if (result.outcome === 'reused') {
     logger.warn('Refresh token reuse detected; family revoked and session ended', { userId: result.row.user_id, familyId: result.row.family_id });
+    await recordAuditEvent({ type: 'auth.refresh.reused', userId: result.row.user_id, details: { session_id: result.row.family_id } }, origin);
   }
   throw unauthorized('Could not validate credentials', 'invalid_token');
 }
@@ -118,13 +122,15 @@ export async function rotateRefreshToken(token: string, client: ClientInfo = {})
  * whether the token was known, valid or already revoked; an expired or otherwise unverifiable
  * token still ends its session.
  */
-export async function revokeRefreshToken(token: string): Promise<void> {
+export async function revokeRefreshToken(token: string, origin: RequestOrigin): Promise<void> {
   const db = getDb();
   const revoke = db.transaction(() => {
-    const row = statement(db, 'SELECT family_id FROM refresh_tokens WHERE token_hash = ?').get(hashToken(token)) as
-      | { family_id: string }
+    const row = statement(db, 'SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = ?').get(hashToken(token)) as
+      | { user_id: string; family_id: string }
       | undefined;
-    if (row) endSessionInTransaction(db, row.family_id);
+    return row && endSessionInTransaction(db, row.family_id) ? row : undefined;
   });
-  revoke.immediate();
+  const session = revoke.immediate();
+  // Only a logout that ended a live session is an event; the answer is the same 204 either way.
+  if (session) await recordAuditEvent({ type: 'auth.logout', userId: session.user_id, details: { session_id: session.family_id } }, origin);
 }

@@ -129,6 +129,46 @@ export const migrations: readonly Migration[] = [
         HAVING MAX(revoked = 0 AND expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) = 1;
     `,
   },
+  {
+    version: 6,
+    name: 'abuse protection counters, used CAPTCHA solutions, audit events',
+    sql: `
+      -- One row per thing being counted: scope 'email' (login; key = SHA-256 of the normalized
+      -- email), 'user', 'ip' (failures per client address) or 'register' (attempts per address).
+      -- Written only when something is counted (a failure, a registration), never on an
+      -- ordinary success; updated by one upsert, so racing containers never lose a count.
+      CREATE TABLE throttle_counters (
+        scope      TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        count      INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,                -- Unix seconds: the end of the count's window
+        PRIMARY KEY (scope, key)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX throttle_counters_expiry ON throttle_counters(expires_at);
+
+      -- A CAPTCHA solution works once: its challenge is kept until the challenge expires.
+      CREATE TABLE captcha_solutions (
+        challenge_hash TEXT PRIMARY KEY,            -- SHA-256 hex of the challenge's signature
+        expires_at     INTEGER NOT NULL             -- Unix seconds
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX captcha_solutions_expiry ON captcha_solutions(expires_at);
+
+      -- No foreign key on user_id: audit rows outlive the account (they keep only the id).
+      CREATE TABLE audit_events (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT, -- insertion order: paging, newest first
+        id         TEXT NOT NULL UNIQUE,              -- UUID, what clients see
+        user_id    TEXT,
+        at         TEXT NOT NULL,                     -- ISO-8601 UTC
+        type       TEXT NOT NULL,
+        ip         TEXT,
+        user_agent TEXT,
+        request_id TEXT,
+        details    TEXT NOT NULL DEFAULT '{}'         -- JSON object of scalars
+      ) STRICT;
+      CREATE INDEX audit_events_user ON audit_events(user_id, seq);
+      CREATE INDEX audit_events_at ON audit_events(at);
+    `,
+  },
 ];
 
 /**

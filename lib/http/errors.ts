@@ -11,6 +11,8 @@ export interface HttpErrorOptions {
   /** Problem type URI; `about:blank` (the status' own meaning) when absent. */
   readonly type?: string;
   readonly cause?: unknown;
+  /** Extra problem members (RFC 9457 extensions), e.g. `captcha_required`; never internals. */
+  readonly extensions?: Readonly<Record<string, string | number | boolean>>;
 }
 
 const TITLES: Readonly<Record<number, string>> = {
@@ -41,6 +43,7 @@ export class HttpError extends Error {
   readonly errors: readonly FieldError[] | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly type: string;
+  readonly extensions: Readonly<Record<string, string | number | boolean>>;
 
   constructor(status: number, detail: string, options: HttpErrorOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
@@ -50,6 +53,7 @@ export class HttpError extends Error {
     this.errors = options.errors;
     this.headers = options.headers ?? {};
     this.type = options.type ?? 'about:blank';
+    this.extensions = options.extensions ?? {};
   }
 }
 

@@ -6,6 +6,7 @@ import { logger } from '../logger';
 import { problemDetails } from './problem';
 import { toApiGatewayResult, type HttpResponse } from './response';
 import { optionalTracing } from '../tracing-switch';
+import { requestOrigin, type RequestOrigin } from '../request-origin';
 
 export type ApiRequest = Request<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>;
 
@@ -36,6 +37,8 @@ type StepValue<S> = S extends InputStep<infer T> ? T : never;
 export type HandlerInput<O extends HandlerOptions> = {
   readonly event: APIGatewayProxyEventV2;
   readonly requestId: string;
+  /** Client address, user agent and request id, as audit events and abuse counters take them. */
+  readonly origin: RequestOrigin;
 } & { readonly [K in keyof O as K extends 'auth' ? 'user' : K]: StepValue<O[K]> };
 
 export type ApiHandler = MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>;
@@ -66,16 +69,57 @@ export function httpHandler<const O extends HandlerOptions>(
   const tracing = optionalTracing();
   if (tracing) chain.use(tracing.tracingMiddleware());
   // logEvent pinned off: an env switch must never put passwords or tokens into the logs.
-  chain.use(injectLambdaContext(logger, { resetKeys: true, logEvent: false })).use(httpSecurityHeaders(SECURITY_HEADERS)).use(problemDetails());
+  chain
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+    .use(accessLog())
+    .use(httpSecurityHeaders(SECURITY_HEADERS))
+    .use(problemDetails());
   for (const name of STEP_ORDER) {
     const step = options[name];
     if (step) chain.use(storeStep(name === 'auth' ? 'user' : name, step));
   }
 
   return chain.handler(async (event, context) => {
-    const input = { ...proven.get(event), event, requestId: context.awsRequestId } as HandlerInput<O>;
+    const requestId = context.awsRequestId;
+    const input = { ...proven.get(event), event, requestId, origin: requestOrigin(event, requestId) } as HandlerInput<O>;
     return toApiGatewayResult(await fn(input));
   });
+}
+
+/**
+ * One line per request at info: the route key (never the raw path, which can carry ids and,
+ * later, share tokens), the status, the time, the request id (the problem `instance`), and for
+ * a 4xx the problem's `detail`, which names what was wrong without echoing any of the request.
+ * Registered before the problem+json middleware, so its onError runs after the problem is built.
+ */
+function accessLog(): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context> {
+  const started = new WeakMap<object, number>();
+  const log = (request: ApiRequest) => {
+    const status = request.response?.statusCode ?? 500;
+    let reason: string | undefined;
+    if (status >= 400 && status < 500 && typeof request.response?.body === 'string') {
+      try {
+        reason = (JSON.parse(request.response.body) as { detail?: string }).detail;
+      } catch {
+        reason = undefined;
+      }
+    }
+    const began = started.get(request.event);
+    logger.info('Request', {
+      route: request.event.routeKey,
+      status,
+      request_id: request.context.awsRequestId,
+      ...(began === undefined ? {} : { duration_ms: Math.round((performance.now() - began) * 10) / 10 }),
+      ...(reason === undefined ? {} : { reason }),
+    });
+  };
+  return {
+    before: (request) => {
+      started.set(request.event, performance.now());
+    },
+    after: log,
+    onError: log,
+  };
 }
 
 function storeStep(name: string, step: InputStep<unknown>): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context> {

@@ -43,7 +43,7 @@ export function problemDetails(): MiddlewareObj<APIGatewayProxyEventV2, APIGatew
       const { error } = request;
       const known = error instanceof HttpError ? error : isMiddyError(error) ? fromMiddy(error) : undefined;
       const problem = known ?? new HttpError(500, 'An unexpected error occurred. Quote the instance id when reporting it.');
-      if (!known) logger.error('Unhandled error', { error: error ?? undefined, path: request.event.rawPath });
+      if (!known) logger.error('Unhandled error', { error: error ?? undefined, route: request.event.routeKey });
       else if (problem.status >= 500) logger.error('Server error', { error: problem });
 
       const body = {
@@ -53,6 +53,7 @@ export function problemDetails(): MiddlewareObj<APIGatewayProxyEventV2, APIGatew
         detail: problem.detail,
         instance: request.context.awsRequestId,
         ...(problem.errors ? { errors: problem.errors } : {}),
+        ...problem.extensions,
       };
       request.response = {
         statusCode: problem.status,

@@ -17,6 +17,11 @@ export interface EventOptions {
   /** A binary body: base64-encoded with isBase64Encoded, as API Gateway does for non-text types. */
   readonly binary?: Buffer;
   readonly token?: string;
+  /**
+   * `requestContext.http.sourceIp`. Unset, each event gets its own address (2001:db8::/32,
+   * documentation range), so per-address limits only meet tests that name an address.
+   */
+  readonly sourceIp?: string;
 }
 
 /**
@@ -63,7 +68,7 @@ export function createTestEventV2(options: EventOptions = {}): APIGatewayProxyEv
       apiId: 'abc123',
       domainName: headers.host ?? '',
       domainPrefix: 'abc123',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'jest' },
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: options.sourceIp ?? randomDocumentationAddress(), userAgent: headers['user-agent'] ?? 'jest' },
       requestId: `req-${randomUUID()}`,
       routeKey,
       stage: '$default',
@@ -73,6 +78,12 @@ export function createTestEventV2(options: EventOptions = {}): APIGatewayProxyEv
     ...(body !== undefined ? { body } : {}),
     isBase64Encoded,
   };
+}
+
+/** A random IPv6 address in its own /64 of the documentation range. */
+function randomDocumentationAddress(): string {
+  const hex = randomUUID().replace(/-/g, '');
+  return `2001:db8:${hex.slice(0, 4)}:${hex.slice(4, 8)}::${hex.slice(8, 12)}`;
 }
 
 /** A multipart/form-data body as curl `-F` sends it, and its content-type header. */

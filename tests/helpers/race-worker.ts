@@ -3,6 +3,7 @@
  * its own SQLite connection, like a second Lambda container on the same EFS file. Waits for
  * START_AT, calls one handler, prints the status code.
  */
+import { handler as login } from '../../functions/auth-login';
 import { handler as refresh } from '../../functions/auth-refresh';
 import { handler as register } from '../../functions/auth-register';
 import { getDb } from '../../lib/db/connection';
@@ -15,7 +16,9 @@ async function main(): Promise<void> {
   const result =
     process.env.RACE === 'refresh'
       ? await invoke(refresh, createTestEventV2({ method: 'POST', path: '/auth/refresh', json: { refresh_token: process.env.REFRESH_TOKEN } }))
-      : await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: { email: process.env.EMAIL, password: 'SecurePassword123!' } }));
+      : process.env.RACE === 'wrong-password'
+        ? await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', sourceIp: process.env.SOURCE_IP, json: { email: process.env.EMAIL, password: 'not the password' } }))
+        : await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: { email: process.env.EMAIL, password: 'SecurePassword123!' } }));
   process.stdout.write(`${result.status}\n`);
 }
 

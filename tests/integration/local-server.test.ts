@@ -11,12 +11,13 @@ import { resetRuntime, startTestStorage, useFreshDatabase, type TestStorage } fr
 let storage: TestStorage;
 let api: ApiServer;
 let token: string;
+const accessLog: string[] = [];
 
 beforeAll(async () => {
   storage = await startTestStorage();
   useFreshDatabase();
   resetRuntime();
-  api = await startApiServer({ host: '127.0.0.1', port: 0, corsOrigins: [] });
+  api = await startApiServer({ host: '127.0.0.1', port: 0, corsOrigins: [], log: (line) => accessLog.push(line) });
   const credentials = { email: 'local-server@example.com', password: 'SecurePassword123!' };
   const post = (path: string) => fetch(`${api.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials) });
   expect((await post('/auth/register')).status).toBe(201);
@@ -109,5 +110,18 @@ describe('large bodies in the local runtime', () => {
     expect((await stored(first)).equals(large)).toBe(true);
     expect((await stored(second)).equals(small)).toBe(true);
     expect((await stored(third)).equals(chunked)).toBe(true);
+  });
+});
+
+describe('access log', () => {
+  it('names the route key, never the raw path, and the request id the problem shows', async () => {
+    const id = randomUUID();
+    const response = await fetch(`${api.url}/files/${id}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(404);
+    const problem = (await response.json()) as { instance: string };
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the line is written on 'finish'
+    const line = accessLog.find((entry) => entry.includes(problem.instance));
+    expect(line).toMatch(new RegExp(`^GET /files/\\{id\\} 404 \\d+\\.\\dms ${problem.instance}$`));
+    expect(accessLog.join('\n')).not.toContain(id);
   });
 });

@@ -57,3 +57,25 @@ it('logs unexpected errors with the request id, as JSON, without the request bod
   expect(output).not.toContain(tokens.body.access_token);
   expect(output).not.toContain(tokens.body.refresh_token);
 });
+
+it('logs one access line per request: route key, status, request id, and the 4xx reason without the body', async () => {
+  useFreshDatabase();
+  resetRuntime();
+  const credentials = { email: 'access@example.com', password };
+  const failed = await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }));
+  expect(failed.status).toBe(401);
+  const records = lines.join('').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const access = records.filter((record) => record.message === 'Request');
+  expect(access).toEqual([
+    expect.objectContaining({
+      level: 'INFO',
+      route: 'POST /auth/login',
+      status: 401,
+      request_id: failed.body.instance,
+      function_request_id: failed.body.instance,
+      reason: 'Invalid email or password',
+      duration_ms: expect.any(Number),
+    }),
+  ]);
+  expect(lines.join('')).not.toContain(password);
+});

@@ -33,6 +33,22 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/auth/login'].post.responses['401'].headers['WWW-Authenticate']).toBeDefined();
     expect(doc.components.securitySchemes.bearerAuth).toEqual({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   });
+
+  it('documents the abuse protection: 429 with Retry-After, the captcha field, the challenge and the events', async () => {
+    const doc = (await invoke(openapi, createTestEventV2({ path: '/openapi.json' }))).body;
+    for (const path of ['/auth/login', '/auth/register']) {
+      expect(doc.paths[path].post.responses['429'].headers['Retry-After']).toBeDefined();
+    }
+    for (const body of ['LoginBody', 'RegisterBody']) {
+      expect(doc.components.schemas[body].properties.captcha).toMatchObject({ type: 'string', maxLength: 4096 });
+      expect(doc.components.schemas[body].required).not.toContain('captcha');
+    }
+    expect(doc.components.schemas.Problem.properties.captcha_required).toMatchObject({ type: 'boolean' });
+    expect(doc.paths['/auth/captcha'].get.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/CaptchaChallenge' });
+    const events = doc.paths['/auth/events'].get;
+    expect(events.parameters.map((parameter: { name: string }) => parameter.name).sort()).toEqual(['cursor', 'limit']);
+    expect(events.responses['422']).toBeDefined();
+  });
 });
 
 describe('GET /docs', () => {

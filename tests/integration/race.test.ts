@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
 import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
 import { createTestEventV2, invoke } from '../helpers/events';
@@ -10,8 +11,9 @@ const run = promisify(execFile);
 const root = path.resolve(__dirname, '../..');
 const CONTENDERS = 4;
 
+let dbFile: string;
 beforeAll(() => {
-  useFreshDatabase('DELETE'); // the journal mode used on EFS
+  dbFile = useFreshDatabase('DELETE'); // the journal mode used on EFS
   resetRuntime();
 });
 afterAll(() => resetRuntime());
@@ -42,5 +44,21 @@ describe('races between processes on one SQLite file', () => {
     const tokens = await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }));
     const statuses = await race({ RACE: 'refresh', REFRESH_TOKEN: tokens.body.refresh_token });
     expect(statuses).toEqual([200, 401, 401, 401]);
+  }, 90_000);
+
+  it('wrong passwords in racing processes: every one is counted, then the limit holds', async () => {
+    const email = 'counted@example.com';
+    const sourceIp = '198.51.100.77';
+    expect(await race({ RACE: 'wrong-password', EMAIL: email, SOURCE_IP: sourceIp })).toEqual([401, 401, 401, 401]);
+    const counts = new BetterSqlite3(dbFile, { readonly: true })
+      .prepare("SELECT scope, count FROM throttle_counters WHERE scope IN ('email', 'ip') ORDER BY scope")
+      .all();
+    expect(counts).toEqual([
+      { scope: 'email', count: CONTENDERS },
+      { scope: 'ip', count: CONTENDERS },
+    ]);
+    const attempt = () => invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', sourceIp, json: { email, password: 'still wrong' } }));
+    expect((await attempt()).status).toBe(401); // the fifth failure
+    expect((await attempt()).status).toBe(429);
   }, 90_000);
 });

@@ -30,7 +30,9 @@ interface Pair {
   readonly refresh_token: string;
 }
 
-const post = (path: string, json: unknown, headers: Record<string, string> = {}) => createTestEventV2({ method: 'POST', path, json, headers });
+/** Every request of this suite comes from one address, the one sessions record. */
+const CLIENT_IP = '203.0.113.7';
+const post = (path: string, json: unknown, headers: Record<string, string> = {}) => createTestEventV2({ method: 'POST', path, json, headers, sourceIp: CLIENT_IP });
 const sidOf = (token: string) => (jwt.decode(token) as { sid?: string } | null)?.sid;
 
 async function signUp(email: string): Promise<void> {
@@ -155,7 +157,7 @@ describe('GET /auth/sessions', () => {
       id: sidOf(laptop.access_token),
       created_at: expect.stringMatching(ISO_SECONDS),
       last_used_at: expect.stringMatching(ISO_SECONDS),
-      ip: '203.0.113.7',
+      ip: CLIENT_IP,
       user_agent: 'Laptop/1.0',
       current: true,
     });

@@ -18,6 +18,8 @@ describe('loadConfig', () => {
       jwt: { issuer: 'secure-upload-api', audience: 'secure-upload-api', accessTtlSeconds: 900, refreshTtlSeconds: 2_592_000, refreshReuseGraceSeconds: 0 },
       s3: { bucket: 'uploads', region: 'us-east-1', endpoint: undefined },
       local: { port: 8000, s3Port: 9000, host: '127.0.0.1' },
+      abuse: { loginMaxFailures: 5, windowSeconds: 900, ipMaxFailures: 50, registerMaxPerIp: 20, captcha: 'auto' },
+      auditRetentionDays: 365,
     });
     expect(Object.isFrozen(config.jwt)).toBe(true);
     expect(config.jwt.previousSecret).toBeUndefined();
@@ -53,6 +55,10 @@ describe('loadConfig', () => {
     ['a non-sqlite database', { JWT_SECRET: secret, DATABASE_URL: 'postgres://x' }, /DATABASE_URL must look like sqlite:\/\/\//],
     ['an endpoint that is not a URL', { JWT_SECRET: secret, S3_ENDPOINT: 'minio:9000' }, /S3_ENDPOINT must be an http\(s\) URL/],
     ['an upload limit Lambda cannot carry', { JWT_SECRET: secret, MAX_UPLOAD_BYTES: String(LAMBDA_FILE_CEILING_BYTES + 1) }, /MAX_UPLOAD_BYTES/],
+    ['an unknown CAPTCHA mode', { JWT_SECRET: secret, CAPTCHA: 'sometimes' }, /^Invalid configuration: CAPTCHA /],
+    ['a zero failure limit', { JWT_SECRET: secret, LOGIN_MAX_FAILURES: '0' }, /^Invalid configuration: LOGIN_MAX_FAILURES /],
+    ['a window under a minute', { JWT_SECRET: secret, LOGIN_WINDOW_SECONDS: '5' }, /^Invalid configuration: LOGIN_WINDOW_SECONDS /],
+    ['a word for the retention', { JWT_SECRET: secret, AUDIT_RETENTION_DAYS: 'forever' }, /^Invalid configuration: AUDIT_RETENTION_DAYS must be a whole number/],
     ['half the S3 credentials', { JWT_SECRET: secret, S3_ACCESS_KEY_ID: 'a' }, /S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together/],
     ['a short previous secret', { JWT_SECRET: secret, JWT_PREVIOUS_SECRET: 'short' }, /^Invalid configuration: JWT_PREVIOUS_SECRET must be at least 32 bytes$/],
     [
@@ -70,6 +76,11 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('reads the abuse protection settings, CAPTCHA in any case', () => {
+    const config = loadConfig({ JWT_SECRET: secret, CAPTCHA: ' Always ', LOGIN_MAX_FAILURES: '3', IP_MAX_FAILURES: '7', REGISTER_MAX_PER_IP: '2', LOGIN_WINDOW_SECONDS: '60', AUDIT_RETENTION_DAYS: '30' });
+    expect([config.abuse, config.auditRetentionDays]).toEqual([{ loginMaxFailures: 3, windowSeconds: 60, ipMaxFailures: 7, registerMaxPerIp: 2, captcha: 'always' }, 30]);
   });
 
   it('treats empty variables as unset', () => {

@@ -14,7 +14,7 @@ describe('migrations', () => {
     expect(migrate(db)).toEqual(migrations.map((m) => m.version));
     expect(migrate(db)).toEqual([]);
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((t) => t.name);
-    expect(tables).toEqual(['files', 'refresh_tokens', 'schema_migrations', 'sessions', 'staging_leftovers', 'users']);
+    expect(tables).toEqual(['audit_events', 'captcha_solutions', 'files', 'refresh_tokens', 'schema_migrations', 'sessions', 'sqlite_sequence', 'staging_leftovers', 'throttle_counters', 'users']);
     const columns = (db.prepare('PRAGMA table_info(refresh_tokens)').all() as Array<{ name: string }>).map((c) => c.name);
     expect(columns).toEqual(expect.arrayContaining(['user_id', 'revoked', 'expires_at', 'created_at']));
   });
@@ -86,6 +86,19 @@ describe('migrations', () => {
         ended_at: null,
       },
     ]);
+  });
+
+  it('tolerate gaps in the versions, and apply a lower version that arrives later (parallel branches)', () => {
+    const db = new BetterSqlite3(tempFile());
+    const base = migrations.at(-1)!.version;
+    const later = { version: base + 2, name: 'later', sql: 'CREATE TABLE later_table (id TEXT)' };
+    const earlier = { version: base + 1, name: 'earlier', sql: 'CREATE TABLE earlier_table (id TEXT)' };
+    expect(migrate(db, [...migrations, later])).toEqual([...migrations.map((m) => m.version), base + 2]);
+    expect(migrate(db, [...migrations, later])).toEqual([]);
+    // The other branch is merged: its lower version is still applied, exactly once.
+    expect(migrate(db, [...migrations, earlier, later])).toEqual([base + 1]);
+    expect(migrate(db, [...migrations, earlier, later])).toEqual([]);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name IN ('earlier_table', 'later_table')").get()).toEqual({ n: 2 });
   });
 
   it('open with the configured journal mode and pragmas', () => {

@@ -1,0 +1,104 @@
+import { getDb, statement } from './db/connection';
+
+/**
+ * Abuse-protection state: failure and attempt counters, and the CAPTCHA solutions already used.
+ * It lives in the database because every Lambda container is its own process. This module is
+ * the only one that touches these tables, through async functions, so a PostgreSQL
+ * implementation can stand behind the same interface; the SQL is plain (`INSERT ... ON
+ * CONFLICT ... DO UPDATE ... RETURNING` is the same statement in both dialects).
+ */
+
+/**
+ * What a counter counts: `email` (login failures, keyed by the normalized email), `user`
+ * (failures on authenticated routes), `ip` (failures per client address), `register`
+ * (registration attempts per client address).
+ */
+export type CounterScope = 'email' | 'user' | 'ip' | 'register';
+
+export interface CounterKey {
+  readonly scope: CounterScope;
+  readonly key: string;
+}
+
+/** A live count: how many within the window that ends at `expiresAt` (Unix seconds). */
+export interface Count {
+  readonly count: number;
+  readonly expiresAt: number;
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+const INCREMENT = `INSERT INTO throttle_counters (scope, key, count, expires_at) VALUES (?, ?, 1, ?)
+  ON CONFLICT (scope, key) DO UPDATE SET
+    count = CASE WHEN throttle_counters.expires_at <= ? THEN 1 ELSE throttle_counters.count + 1 END,
+    expires_at = CASE WHEN throttle_counters.expires_at <= ? THEN excluded.expires_at ELSE throttle_counters.expires_at END
+  RETURNING count, expires_at`;
+
+function increment(counter: CounterKey, windowSeconds: number, now: number): Count {
+  const row = statement(getDb(), INCREMENT).get(counter.scope, counter.key, now + windowSeconds, now, now) as { count: number; expires_at: number };
+  return { count: row.count, expiresAt: row.expires_at };
+}
+
+/**
+ * One more in the counter's window, atomically (a single upsert: racing requests in any number
+ * of processes each add exactly one). A window that has ended starts over at 1 and ends
+ * `windowSeconds` from now. Resolves with the count including this one.
+ */
+export async function incrementCounter(counter: CounterKey, windowSeconds: number): Promise<Count> {
+  return increment(counter, windowSeconds, nowSeconds());
+}
+
+/** Adds one to each counter, in one transaction (one commit: on EFS each commit is a round trip). */
+export async function incrementCounters(counters: readonly CounterKey[], windowSeconds: number): Promise<void> {
+  const now = nowSeconds();
+  getDb()
+    .transaction(() => {
+      for (const counter of counters) increment(counter, windowSeconds, now);
+    })
+    .immediate();
+}
+
+/**
+ * The live counts among `counters` (one read; ended windows are left out), by `scope:key`.
+ * A counter without a live count is absent.
+ */
+export async function readCounters(counters: readonly CounterKey[]): Promise<ReadonlyMap<string, Count>> {
+  const found = new Map<string, Count>();
+  if (counters.length === 0) return found;
+  const match = counters.map(() => '(scope = ? AND key = ?)').join(' OR ');
+  const rows = statement(getDb(), `SELECT scope, key, count, expires_at FROM throttle_counters WHERE expires_at > ? AND (${match})`).all(
+    nowSeconds(),
+    ...counters.flatMap((counter) => [counter.scope, counter.key]),
+  ) as Array<{ scope: string; key: string; count: number; expires_at: number }>;
+  for (const row of rows) found.set(`${row.scope}:${row.key}`, { count: row.count, expiresAt: row.expires_at });
+  return found;
+}
+
+export const counterId = (counter: CounterKey): string => `${counter.scope}:${counter.key}`;
+
+/** Forgets a count (a successful login clears its account's failures). */
+export async function clearCounter(counter: CounterKey): Promise<void> {
+  statement(getDb(), 'DELETE FROM throttle_counters WHERE scope = ? AND key = ?').run(counter.scope, counter.key);
+}
+
+/**
+ * Marks a CAPTCHA challenge as used until it expires. True for the first claim only, also when
+ * claims race (the primary key decides).
+ */
+export async function claimCaptchaChallenge(challengeHash: string, expiresAt: number): Promise<boolean> {
+  return (
+    statement(getDb(), 'INSERT INTO captcha_solutions (challenge_hash, expires_at) VALUES (?, ?) ON CONFLICT (challenge_hash) DO NOTHING').run(
+      challengeHash,
+      expiresAt,
+    ).changes === 1
+  );
+}
+
+/** Deletes counters whose window has ended and used challenges that have expired. */
+export async function sweepThrottleState(now: Date = new Date()): Promise<number> {
+  const db = getDb();
+  const cutoff = Math.floor(now.getTime() / 1000);
+  const counters = statement(db, 'DELETE FROM throttle_counters WHERE expires_at <= ?').run(cutoff).changes;
+  const challenges = statement(db, 'DELETE FROM captcha_solutions WHERE expires_at <= ?').run(cutoff).changes;
+  return counters + challenges;
+}
