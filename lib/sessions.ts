@@ -1,6 +1,8 @@
 import type { Database } from 'better-sqlite3';
 import { getDb, statement } from './db/connection';
+import { recordAuditEvent } from './audit';
 import { HttpError } from './http/errors';
+import type { RequestOrigin } from './request-origin';
 import { isoSeconds } from './time';
 
 /**
@@ -91,7 +93,7 @@ export async function listSessions(userId: string, currentSessionId: string): Pr
  * Ends one of the user's live sessions. Someone else's, an unknown, an already ended and a
  * malformed id are all the same 404: the answer never tells whose a session is.
  */
-export async function endSession(userId: string, sessionId: string): Promise<void> {
+export async function endSession(userId: string, sessionId: string, origin: RequestOrigin): Promise<void> {
   const db = getDb();
   const ended =
     UUID.test(sessionId) &&
@@ -107,13 +109,17 @@ export async function endSession(userId: string, sessionId: string): Promise<voi
       })
       .immediate();
   if (!ended) throw new HttpError(404, 'Session not found');
+  await recordAuditEvent({ type: 'auth.session.revoked', userId, details: { session_id: sessionId } }, origin);
 }
 
 /** Ends every session of the user, the caller's own included. */
-export async function endAllSessions(userId: string): Promise<void> {
+export async function endAllSessions(userId: string, origin: RequestOrigin): Promise<void> {
   const db = getDb();
-  db.transaction(() => {
-    statement(db, 'UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0').run(userId);
-    statement(db, 'UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL').run(isoSeconds(), userId);
-  }).immediate();
+  const ended = db
+    .transaction(() => {
+      statement(db, 'UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0').run(userId);
+      return statement(db, 'UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL').run(isoSeconds(), userId).changes;
+    })
+    .immediate();
+  await recordAuditEvent({ type: 'auth.logout', userId, details: { all_sessions: true, sessions_ended: ended } }, origin);
 }

@@ -17,9 +17,14 @@ import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
 let dbFile: string;
 beforeAll(() => {
   dbFile = useFreshDatabase();
+  // Every request here comes from one address (CLIENT_IP): more sign-ups than one address may make.
+  process.env.REGISTER_MAX_PER_IP = '1000';
   resetRuntime();
 });
-afterAll(() => resetRuntime());
+afterAll(() => {
+  delete process.env.REGISTER_MAX_PER_IP;
+  resetRuntime();
+});
 
 const password = 'SecurePassword123!';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -284,5 +289,28 @@ describe('families from before sessions', () => {
     expect(sidOf(rotated.body.access_token)).toBe(sid);
     expect((await whoAmI(rotated.body.access_token)).status).toBe(200);
     expect((await sessionsOf(rotated.body.access_token)).body.sessions).toEqual([expect.objectContaining({ id: sid, current: true })]);
+  });
+});
+
+describe('the audit trail of sessions', () => {
+  const eventsOf = (userId: string) =>
+    new BetterSqlite3(dbFile, { readonly: true })
+      .prepare('SELECT type, details FROM audit_events WHERE user_id = ? ORDER BY seq')
+      .all(userId) as Array<{ type: string; details: string }>;
+
+  it('records a revoked session and a logout of every session, each with what it ended', async () => {
+    await signUp('audited-sessions@example.com');
+    const first = await logIn('audited-sessions@example.com');
+    const second = await logIn('audited-sessions@example.com');
+    const userId = String((jwt.decode(first.access_token) as { sub?: string }).sub);
+    expect((await endOne(first.access_token, String(sidOf(second.access_token)))).status).toBe(204);
+    // A second attempt ends nothing and records nothing.
+    expect((await endOne(first.access_token, String(sidOf(second.access_token)))).status).toBe(404);
+    expect((await invoke(logoutAll, createTestEventV2({ method: 'POST', path: '/auth/logout-all', token: first.access_token }))).status).toBe(204);
+    const trail = eventsOf(userId).filter((event) => event.type !== 'user.registered' && event.type !== 'auth.login.succeeded');
+    expect(trail.map((event) => [event.type, JSON.parse(event.details)])).toEqual([
+      ['auth.session.revoked', { session_id: sidOf(second.access_token) }],
+      ['auth.logout', { all_sessions: true, sessions_ended: 1 }],
+    ]);
   });
 });
