@@ -39,7 +39,8 @@ export async function sendMail(message: MailMessage): Promise<void> {
       const { sendSqsMessage } = await import('../aws/sqs');
       await sendSqsMessage(mail.queueUrl ?? '', JSON.stringify(queuedMail(message)), { timeoutMs: 1500 });
     } else if (process.env.LAMBDA_BUNDLE !== 'true') {
-      await (await import('./local-transports')).sendLocally(message);
+      local ??= await import('./local-transports');
+      await local.sendLocally(message);
     } else {
       throw new Error(`MAIL_TRANSPORT=${mail.transport} is not available in Lambda; use ses (-c mailFrom=)`);
     }
@@ -48,12 +49,18 @@ export async function sendMail(message: MailMessage): Promise<void> {
   }
 }
 
+/**
+ * The local transports once a message used them. Shutting down only touches what was loaded:
+ * a Ctrl-C must never load code (under `npm start`, tsx's compiler has had the same signal).
+ */
+let local: typeof import('./local-transports') | undefined;
+
 /** Waits for background deliveries (tests, and a graceful shutdown of the local runtime). */
 export async function settleMail(): Promise<void> {
-  if (process.env.LAMBDA_BUNDLE !== 'true') await (await import('./local-transports')).settleLocalMail();
+  await local?.settleLocalMail();
 }
 
 /** Closes the SMTP connection, if one was opened, and stops pending retries. */
 export async function closeMail(): Promise<void> {
-  if (process.env.LAMBDA_BUNDLE !== 'true') (await import('./local-transports')).closeLocalMail();
+  local?.closeLocalMail();
 }
