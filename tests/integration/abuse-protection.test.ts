@@ -126,6 +126,38 @@ describe('per-account limit (LOGIN_MAX_FAILURES=5 in LOGIN_WINDOW_SECONDS)', () 
   });
 });
 
+describe('concurrent attempts (a burst that reads the counters before any failure is written)', () => {
+  const statusCounts = (results: InvokeResult[]) => {
+    const counts: Record<number, number> = {};
+    for (const result of results) counts[result.status] = (counts[result.status] ?? 0) + 1;
+    return counts;
+  };
+
+  it('tells at most LOGIN_MAX_FAILURES of a burst of guesses that they were wrong; the rest get the 429', async () => {
+    const email = 'burst@example.com';
+    expect((await registerAs(email, newAddress())).status).toBe(201);
+    const results = await Promise.all(Array.from({ length: 30 }, (_, guess) => loginAs(email, `wrong-guess-${guess}`, newAddress())));
+    expect(statusCounts(results)).toEqual({ 401: 5, 429: 25 });
+    for (const result of results.filter((r) => r.status === 429)) expectTooMany(result, true);
+  });
+
+  it('does not let the right password in when the burst has reached the limit while it was compared', async () => {
+    const email = 'burst-right@example.com';
+    expect((await registerAs(email, newAddress())).status).toBe(201);
+    const guesses = [...Array.from({ length: 20 }, (_, guess) => `wrong-guess-${guess}`), password];
+    const results = await Promise.all(guesses.map((guess) => loginAs(email, guess, newAddress())));
+    expect(statusCounts(results)).toEqual({ 401: 5, 429: 16 });
+    expectTooMany(results.at(-1) as InvokeResult, true);
+  });
+
+  it('holds the per-address limit against a burst from one address', async () => {
+    const ip = newAddress();
+    const results = await Promise.all(Array.from({ length: 70 }, (_, guess) => loginAs(`burst-${guess}@example.com`, 'Spring2024!', ip)));
+    expect(statusCounts(results)).toEqual({ 401: 50, 429: 20 });
+    for (const result of results.filter((r) => r.status === 429)) expectTooMany(result, false);
+  });
+});
+
 describe('per-address limit (IP_MAX_FAILURES=50)', () => {
   it('refuses login and register from the address, CAPTCHA or not, and ignores X-Forwarded-For', async () => {
     const ip = newAddress();
