@@ -21,8 +21,11 @@ import { clearCounter, counterId, incrementCounter, incrementCounters, readCount
  * successful login writes nothing here.
  *
  * The check and the later count are not one transaction (that would make every login a
- * write): requests racing past the check at the limit each get their password compared. The
- * count itself never loses an increment.
+ * write): requests racing past the check at the limit each get their password compared. So the
+ * limits are checked again on the outcome: a failure whose own increment went past a limit, and
+ * a success that finds the limit reached by the failures racing it, answer the same 429 as a
+ * refused attempt. A burst thus learns no more than the limit's worth of answers, in any number
+ * of processes (the increment is atomic), and a success still writes nothing but its clear.
  */
 
 export interface Attempt {
@@ -40,6 +43,8 @@ export interface AdmittedAttempt {
   readonly attempt: Attempt;
   /** The account's live failure count when the attempt was admitted. */
   readonly accountFailures: number;
+  /** Whether it carried a redeemed CAPTCHA solution, which lifts the account limit for it. */
+  readonly solved: boolean;
 }
 
 const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
@@ -109,19 +114,46 @@ export async function admitAttempt(attempt: Attempt): Promise<AdmittedAttempt> {
     // With CAPTCHA=off there is nothing to solve: the client waits for the window to end.
     const lifts = abuse.captcha !== 'off';
     if (!lifts || !(await redeemCaptcha(attempt.captcha))) throw tooManyAttempts(account, lifts);
+    solved = true;
   }
-  return { attempt, accountFailures: account?.count ?? 0 };
+  return { attempt, accountFailures: account?.count ?? 0, solved };
 }
 
-/** A wrong password (or code): one more failure for the address and the account, in one commit. */
-export async function recordFailedAttempt({ attempt }: AdmittedAttempt): Promise<void> {
-  const counters = attempt.account ? [ipCounter(attempt.ip), attempt.account] : [ipCounter(attempt.ip)];
-  await incrementCounters(counters, getConfig().abuse.windowSeconds);
+const attemptCounters = (attempt: Attempt): CounterKey[] => (attempt.account ? [ipCounter(attempt.ip), attempt.account] : [ipCounter(attempt.ip)]);
+
+/**
+ * The limits again, on counts taken after the password was compared: throws the 429 when the
+ * address has reached `ipLimit`, or the account `accountLimit` (unless a CAPTCHA admitted it).
+ */
+function assertStillWithinLimits({ attempt, solved }: AdmittedAttempt, counts: ReadonlyMap<string, Count>, ipLimit: number, accountLimit: number): void {
+  const { abuse } = getConfig();
+  const address = counts.get(counterId(ipCounter(attempt.ip)));
+  if (address && address.count >= ipLimit) throw tooManyAttempts(address, false);
+  const account = attempt.account ? counts.get(counterId(attempt.account)) : undefined;
+  if (account && account.count >= accountLimit && !solved) throw tooManyAttempts(account, abuse.captcha !== 'off');
 }
 
-/** A success clears the account's failures; with none on record it writes nothing. */
-export async function recordSucceededAttempt({ attempt, accountFailures }: AdmittedAttempt): Promise<void> {
-  if (attempt.account && accountFailures > 0) await clearCounter(attempt.account);
+/**
+ * A wrong password (or code): one more failure for the address and the account, in one commit.
+ * Throws the 429 when this failure went past a limit (attempts racing it got there first): its
+ * caller must not learn that the password was wrong.
+ */
+export async function recordFailedAttempt(admitted: AdmittedAttempt): Promise<void> {
+  const { abuse } = getConfig();
+  const counts = await incrementCounters(attemptCounters(admitted.attempt), abuse.windowSeconds);
+  assertStillWithinLimits(admitted, counts, abuse.ipMaxFailures + 1, abuse.loginMaxFailures + 1);
+}
+
+/**
+ * A right password: throws the 429 when failures racing it have meanwhile reached a limit (one
+ * read); otherwise clears the account's failures, writing nothing when there are none.
+ */
+export async function recordSucceededAttempt(admitted: AdmittedAttempt): Promise<void> {
+  const { abuse } = getConfig();
+  const { attempt } = admitted;
+  const counts = await readCounters(attemptCounters(attempt));
+  assertStillWithinLimits(admitted, counts, abuse.ipMaxFailures, abuse.loginMaxFailures);
+  if (attempt.account && counts.has(counterId(attempt.account))) await clearCounter(attempt.account);
 }
 
 /** Registration attempts that reach the email check, per address and hour. */

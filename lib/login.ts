@@ -27,11 +27,20 @@ export async function logIn(credentials: LoginAttempt, origin: RequestOrigin): P
 
   const checked = await checkCredentials(credentials);
   if (!checked.user) {
-    await recordFailedAttempt(admitted);
+    // Recorded first: a failure that racing attempts pushed past the limit answers 429, and is still one.
     await recordAuditEvent({ type: 'auth.login.failed', userId: checked.accountId, details: { reason: 'wrong_password' } }, origin);
+    await recordFailedAttempt(admitted);
     throw unauthorized('Invalid email or password');
   }
-  await recordSucceededAttempt(admitted);
+  try {
+    await recordSucceededAttempt(admitted);
+  } catch (error) {
+    // Failures racing this attempt reached the limit while its password was compared.
+    if (error instanceof HttpError && error.status === 429) {
+      await recordAuditEvent({ type: 'auth.login.failed', userId: checked.user.id, details: { reason: 'throttled' } }, origin);
+    }
+    throw error;
+  }
   const pair = await issueTokenPair(checked.user.id, origin);
   await recordAuditEvent({ type: 'auth.login.succeeded', userId: checked.user.id }, origin);
   return pair;

@@ -48,13 +48,14 @@ export async function incrementCounter(counter: CounterKey, windowSeconds: numbe
   return increment(counter, windowSeconds, nowSeconds());
 }
 
-/** Adds one to each counter, in one transaction (one commit: on EFS each commit is a round trip). */
-export async function incrementCounters(counters: readonly CounterKey[], windowSeconds: number): Promise<void> {
+/**
+ * Adds one to each counter, in one transaction (one commit: on EFS each commit is a round trip).
+ * Resolves with the counts including this one, by `scope:key`.
+ */
+export async function incrementCounters(counters: readonly CounterKey[], windowSeconds: number): Promise<ReadonlyMap<string, Count>> {
   const now = nowSeconds();
-  getDb()
-    .transaction(() => {
-      for (const counter of counters) increment(counter, windowSeconds, now);
-    })
+  return getDb()
+    .transaction(() => new Map(counters.map((counter) => [counterId(counter), increment(counter, windowSeconds, now)] as const)))
     .immediate();
 }
 
