@@ -191,6 +191,32 @@ describe('per-address limit (IP_MAX_FAILURES=50)', () => {
   });
 });
 
+describe('refused attempts and the audit log', () => {
+  const auditRows = () => {
+    const db = new BetterSqlite3(dbFile, { readonly: true });
+    try {
+      return (db.prepare('SELECT COUNT(*) AS n FROM audit_events').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+
+  it('do not grow it by a row per request: a refusing limit is recorded once in its window', async () => {
+    const email = 'hammered@example.com';
+    expect((await registerAs(email, newAddress())).status).toBe(201);
+    for (let attempt = 1; attempt <= 5; attempt++) expect((await loginAs(email, 'WrongPassword1!', newAddress())).status).toBe(401);
+    const ip = newAddress();
+    for (let attempt = 0; attempt < 50; attempt++) expect((await loginAs(`sprayed-${attempt}@example.com`, 'Spring2024!', ip)).status).toBe(401);
+
+    const before = auditRows();
+    for (let attempt = 0; attempt < 100; attempt++) {
+      expectTooMany(await loginAs(email, password, newAddress()), true); // the account's limit
+      expectTooMany(await loginAs(`unknown-${attempt}@example.com`, password, ip), false); // the address's limit
+    }
+    expect(auditRows() - before).toBe(2); // the first refusal by each limit: still on record, once
+  });
+});
+
 describe('registration limit (REGISTER_MAX_PER_IP=20 per hour)', () => {
   it('counts 201 and 409 alike, not 422, and answers the 21st with 429', async () => {
     const ip = newAddress();
