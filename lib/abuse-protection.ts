@@ -79,12 +79,30 @@ const ipCounter = (ip: string): CounterKey => ({ scope: 'ip', key: clientAddress
 
 const retryAfter = (count: Count): string => String(Math.max(1, count.expiresAt - Math.floor(Date.now() / 1000)));
 
+/** The limit behind each 429 thrown here: its counter and the count that refused. */
+const refusals = new WeakMap<object, { readonly counter: CounterKey; readonly count: Count }>();
+
 /** 429 "Too many attempts" with `Retry-After` and whether a CAPTCHA would let the client in. */
-export function tooManyAttempts(count: Count, captchaRequired: boolean): HttpError {
-  return new HttpError(429, 'Too many attempts', {
+export function tooManyAttempts(count: Count, captchaRequired: boolean, counter?: CounterKey): HttpError {
+  const error = new HttpError(429, 'Too many attempts', {
     headers: { 'Retry-After': retryAfter(count) },
     extensions: { captcha_required: captchaRequired },
   });
+  if (counter) refusals.set(error, { counter, count });
+  return error;
+}
+
+/**
+ * Whether `error` is the first refusal by its limit within that limit's window (one upsert on a
+ * single row). Only the first is worth an audit row: a refused attempt costs the client nothing,
+ * so a row for each would let one client grow the log without bound at its request rate. The
+ * same for known and unknown emails, which share the counters.
+ */
+export async function firstRefusalInWindow(error: unknown): Promise<boolean> {
+  const refused = typeof error === 'object' && error !== null ? refusals.get(error) : undefined;
+  if (!refused) return true;
+  const remaining = Math.max(1, refused.count.expiresAt - Math.floor(Date.now() / 1000));
+  return (await incrementCounter({ scope: 'refused', key: counterId(refused.counter) }, remaining)).count === 1;
 }
 
 export function captchaRequired(): HttpError {
@@ -94,7 +112,7 @@ export function captchaRequired(): HttpError {
 /** Refuses the client outright when its address is past `IP_MAX_FAILURES`; a CAPTCHA does not help. */
 function assertAddressAllowed(counts: ReadonlyMap<string, Count>, ip: string): void {
   const count = counts.get(counterId(ipCounter(ip)));
-  if (count && count.count >= getConfig().abuse.ipMaxFailures) throw tooManyAttempts(count, false);
+  if (count && count.count >= getConfig().abuse.ipMaxFailures) throw tooManyAttempts(count, false, ipCounter(ip));
 }
 
 /** Steps 1-3 above; throws the 429 or 400, or admits the attempt. */
@@ -113,7 +131,7 @@ export async function admitAttempt(attempt: Attempt): Promise<AdmittedAttempt> {
   if (account && account.count >= abuse.loginMaxFailures && !solved) {
     // With CAPTCHA=off there is nothing to solve: the client waits for the window to end.
     const lifts = abuse.captcha !== 'off';
-    if (!lifts || !(await redeemCaptcha(attempt.captcha))) throw tooManyAttempts(account, lifts);
+    if (!lifts || !(await redeemCaptcha(attempt.captcha))) throw tooManyAttempts(account, lifts, attempt.account);
     solved = true;
   }
   return { attempt, accountFailures: account?.count ?? 0, solved };
@@ -128,9 +146,9 @@ const attemptCounters = (attempt: Attempt): CounterKey[] => (attempt.account ? [
 function assertStillWithinLimits({ attempt, solved }: AdmittedAttempt, counts: ReadonlyMap<string, Count>, ipLimit: number, accountLimit: number): void {
   const { abuse } = getConfig();
   const address = counts.get(counterId(ipCounter(attempt.ip)));
-  if (address && address.count >= ipLimit) throw tooManyAttempts(address, false);
+  if (address && address.count >= ipLimit) throw tooManyAttempts(address, false, ipCounter(attempt.ip));
   const account = attempt.account ? counts.get(counterId(attempt.account)) : undefined;
-  if (account && account.count >= accountLimit && !solved) throw tooManyAttempts(account, abuse.captcha !== 'off');
+  if (account && account.count >= accountLimit && !solved) throw tooManyAttempts(account, abuse.captcha !== 'off', attempt.account);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { admitAttempt, emailAccount, recordFailedAttempt, recordSucceededAttempt } from './abuse-protection';
+import { admitAttempt, emailAccount, firstRefusalInWindow, recordFailedAttempt, recordSucceededAttempt } from './abuse-protection';
 import { recordAuditEvent } from './audit';
 import { issueTokenPair, type TokenPair } from './auth/refresh-tokens';
 import { HttpError, unauthorized } from './http/errors';
@@ -19,7 +19,8 @@ export async function logIn(credentials: LoginAttempt, origin: RequestOrigin): P
   try {
     admitted = await admitAttempt({ ip: origin.ip, account: emailAccount(emailKey(credentials.email)), captcha: credentials.captcha, captchaGated: true });
   } catch (error) {
-    if (error instanceof HttpError && error.status === 429) {
+    // Once per limit and window: refused attempts are free for the client, rows are not.
+    if (error instanceof HttpError && error.status === 429 && (await firstRefusalInWindow(error))) {
       await recordAuditEvent({ type: 'auth.login.failed', userId: findUserIdByEmail(credentials.email), details: { reason: 'throttled' } }, origin);
     }
     throw error;
@@ -36,7 +37,7 @@ export async function logIn(credentials: LoginAttempt, origin: RequestOrigin): P
     await recordSucceededAttempt(admitted);
   } catch (error) {
     // Failures racing this attempt reached the limit while its password was compared.
-    if (error instanceof HttpError && error.status === 429) {
+    if (error instanceof HttpError && error.status === 429 && (await firstRefusalInWindow(error))) {
       await recordAuditEvent({ type: 'auth.login.failed', userId: checked.user.id, details: { reason: 'throttled' } }, origin);
     }
     throw error;
