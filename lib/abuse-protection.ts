@@ -21,8 +21,11 @@ import { clearCounter, counterId, incrementCounter, incrementCounters, readCount
  * successful login writes nothing here.
  *
  * The check and the later count are not one transaction (that would make every login a
- * write): requests racing past the check at the limit each get their password compared. The
- * count itself never loses an increment.
+ * write): requests racing past the check at the limit each get their password compared. So the
+ * limits are checked again on the outcome: a failure whose own increment went past a limit, and
+ * a success that finds the limit reached by the failures racing it, answer the same 429 as a
+ * refused attempt. A burst thus learns no more than the limit's worth of answers, in any number
+ * of processes (the increment is atomic), and a success still writes nothing but its clear.
  */
 
 export interface Attempt {
@@ -40,6 +43,8 @@ export interface AdmittedAttempt {
   readonly attempt: Attempt;
   /** The account's live failure count when the attempt was admitted. */
   readonly accountFailures: number;
+  /** Whether it carried a redeemed CAPTCHA solution, which lifts the account limit for it. */
+  readonly solved: boolean;
 }
 
 const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
@@ -74,12 +79,30 @@ const ipCounter = (ip: string): CounterKey => ({ scope: 'ip', key: clientAddress
 
 const retryAfter = (count: Count): string => String(Math.max(1, count.expiresAt - Math.floor(Date.now() / 1000)));
 
+/** The limit behind each 429 thrown here: its counter and the count that refused. */
+const refusals = new WeakMap<object, { readonly counter: CounterKey; readonly count: Count }>();
+
 /** 429 "Too many attempts" with `Retry-After` and whether a CAPTCHA would let the client in. */
-export function tooManyAttempts(count: Count, captchaRequired: boolean): HttpError {
-  return new HttpError(429, 'Too many attempts', {
+export function tooManyAttempts(count: Count, captchaRequired: boolean, counter?: CounterKey): HttpError {
+  const error = new HttpError(429, 'Too many attempts', {
     headers: { 'Retry-After': retryAfter(count) },
     extensions: { captcha_required: captchaRequired },
   });
+  if (counter) refusals.set(error, { counter, count });
+  return error;
+}
+
+/**
+ * Whether `error` is the first refusal by its limit within that limit's window (one upsert on a
+ * single row). Only the first is worth an audit row: a refused attempt costs the client nothing,
+ * so a row for each would let one client grow the log without bound at its request rate. The
+ * same for known and unknown emails, which share the counters.
+ */
+export async function firstRefusalInWindow(error: unknown): Promise<boolean> {
+  const refused = typeof error === 'object' && error !== null ? refusals.get(error) : undefined;
+  if (!refused) return true;
+  const remaining = Math.max(1, refused.count.expiresAt - Math.floor(Date.now() / 1000));
+  return (await incrementCounter({ scope: 'refused', key: counterId(refused.counter) }, remaining)).count === 1;
 }
 
 export function captchaRequired(): HttpError {
@@ -89,7 +112,7 @@ export function captchaRequired(): HttpError {
 /** Refuses the client outright when its address is past `IP_MAX_FAILURES`; a CAPTCHA does not help. */
 function assertAddressAllowed(counts: ReadonlyMap<string, Count>, ip: string): void {
   const count = counts.get(counterId(ipCounter(ip)));
-  if (count && count.count >= getConfig().abuse.ipMaxFailures) throw tooManyAttempts(count, false);
+  if (count && count.count >= getConfig().abuse.ipMaxFailures) throw tooManyAttempts(count, false, ipCounter(ip));
 }
 
 /** Steps 1-3 above; throws the 429 or 400, or admits the attempt. */
@@ -108,20 +131,47 @@ export async function admitAttempt(attempt: Attempt): Promise<AdmittedAttempt> {
   if (account && account.count >= abuse.loginMaxFailures && !solved) {
     // With CAPTCHA=off there is nothing to solve: the client waits for the window to end.
     const lifts = abuse.captcha !== 'off';
-    if (!lifts || !(await redeemCaptcha(attempt.captcha))) throw tooManyAttempts(account, lifts);
+    if (!lifts || !(await redeemCaptcha(attempt.captcha))) throw tooManyAttempts(account, lifts, attempt.account);
+    solved = true;
   }
-  return { attempt, accountFailures: account?.count ?? 0 };
+  return { attempt, accountFailures: account?.count ?? 0, solved };
 }
 
-/** A wrong password (or code): one more failure for the address and the account, in one commit. */
-export async function recordFailedAttempt({ attempt }: AdmittedAttempt): Promise<void> {
-  const counters = attempt.account ? [ipCounter(attempt.ip), attempt.account] : [ipCounter(attempt.ip)];
-  await incrementCounters(counters, getConfig().abuse.windowSeconds);
+const attemptCounters = (attempt: Attempt): CounterKey[] => (attempt.account ? [ipCounter(attempt.ip), attempt.account] : [ipCounter(attempt.ip)]);
+
+/**
+ * The limits again, on counts taken after the password was compared: throws the 429 when the
+ * address has reached `ipLimit`, or the account `accountLimit` (unless a CAPTCHA admitted it).
+ */
+function assertStillWithinLimits({ attempt, solved }: AdmittedAttempt, counts: ReadonlyMap<string, Count>, ipLimit: number, accountLimit: number): void {
+  const { abuse } = getConfig();
+  const address = counts.get(counterId(ipCounter(attempt.ip)));
+  if (address && address.count >= ipLimit) throw tooManyAttempts(address, false, ipCounter(attempt.ip));
+  const account = attempt.account ? counts.get(counterId(attempt.account)) : undefined;
+  if (account && account.count >= accountLimit && !solved) throw tooManyAttempts(account, abuse.captcha !== 'off', attempt.account);
 }
 
-/** A success clears the account's failures; with none on record it writes nothing. */
-export async function recordSucceededAttempt({ attempt, accountFailures }: AdmittedAttempt): Promise<void> {
-  if (attempt.account && accountFailures > 0) await clearCounter(attempt.account);
+/**
+ * A wrong password (or code): one more failure for the address and the account, in one commit.
+ * Throws the 429 when this failure went past a limit (attempts racing it got there first): its
+ * caller must not learn that the password was wrong.
+ */
+export async function recordFailedAttempt(admitted: AdmittedAttempt): Promise<void> {
+  const { abuse } = getConfig();
+  const counts = await incrementCounters(attemptCounters(admitted.attempt), abuse.windowSeconds);
+  assertStillWithinLimits(admitted, counts, abuse.ipMaxFailures + 1, abuse.loginMaxFailures + 1);
+}
+
+/**
+ * A right password: throws the 429 when failures racing it have meanwhile reached a limit (one
+ * read); otherwise clears the account's failures, writing nothing when there are none.
+ */
+export async function recordSucceededAttempt(admitted: AdmittedAttempt): Promise<void> {
+  const { abuse } = getConfig();
+  const { attempt } = admitted;
+  const counts = await readCounters(attemptCounters(attempt));
+  assertStillWithinLimits(admitted, counts, abuse.ipMaxFailures, abuse.loginMaxFailures);
+  if (attempt.account && counts.has(counterId(attempt.account))) await clearCounter(attempt.account);
 }
 
 /** Registration attempts that reach the email check, per address and hour. */

@@ -1,4 +1,4 @@
-import { admitAttempt, emailAccount, recordFailedAttempt, recordSucceededAttempt } from './abuse-protection';
+import { admitAttempt, emailAccount, firstRefusalInWindow, recordFailedAttempt, recordSucceededAttempt } from './abuse-protection';
 import { recordAuditEvent } from './audit';
 import { issueTokenPair, type TokenPair } from './auth/refresh-tokens';
 import { HttpError, unauthorized } from './http/errors';
@@ -19,7 +19,8 @@ export async function logIn(credentials: LoginAttempt, origin: RequestOrigin): P
   try {
     admitted = await admitAttempt({ ip: origin.ip, account: emailAccount(emailKey(credentials.email)), captcha: credentials.captcha, captchaGated: true });
   } catch (error) {
-    if (error instanceof HttpError && error.status === 429) {
+    // Once per limit and window: refused attempts are free for the client, rows are not.
+    if (error instanceof HttpError && error.status === 429 && (await firstRefusalInWindow(error))) {
       await recordAuditEvent({ type: 'auth.login.failed', userId: findUserIdByEmail(credentials.email), details: { reason: 'throttled' } }, origin);
     }
     throw error;
@@ -27,11 +28,20 @@ export async function logIn(credentials: LoginAttempt, origin: RequestOrigin): P
 
   const checked = await checkCredentials(credentials);
   if (!checked.user) {
-    await recordFailedAttempt(admitted);
+    // Recorded first: a failure that racing attempts pushed past the limit answers 429, and is still one.
     await recordAuditEvent({ type: 'auth.login.failed', userId: checked.accountId, details: { reason: 'wrong_password' } }, origin);
+    await recordFailedAttempt(admitted);
     throw unauthorized('Invalid email or password');
   }
-  await recordSucceededAttempt(admitted);
+  try {
+    await recordSucceededAttempt(admitted);
+  } catch (error) {
+    // Failures racing this attempt reached the limit while its password was compared.
+    if (error instanceof HttpError && error.status === 429 && (await firstRefusalInWindow(error))) {
+      await recordAuditEvent({ type: 'auth.login.failed', userId: checked.user.id, details: { reason: 'throttled' } }, origin);
+    }
+    throw error;
+  }
   const pair = await issueTokenPair(checked.user.id, origin);
   await recordAuditEvent({ type: 'auth.login.succeeded', userId: checked.user.id }, origin);
   return pair;

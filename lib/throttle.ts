@@ -11,9 +11,10 @@ import { getDb, statement } from './db/connection';
 /**
  * What a counter counts: `email` (login failures, keyed by the normalized email), `user`
  * (failures on authenticated routes), `ip` (failures per client address), `register`
- * (registration attempts per client address).
+ * (registration attempts per client address), `refused` (attempts a limit refused, keyed by that
+ * limit's counter, so only its first refusal in the window is audited).
  */
-export type CounterScope = 'email' | 'user' | 'ip' | 'register';
+export type CounterScope = 'email' | 'user' | 'ip' | 'register' | 'refused';
 
 export interface CounterKey {
   readonly scope: CounterScope;
@@ -48,13 +49,14 @@ export async function incrementCounter(counter: CounterKey, windowSeconds: numbe
   return increment(counter, windowSeconds, nowSeconds());
 }
 
-/** Adds one to each counter, in one transaction (one commit: on EFS each commit is a round trip). */
-export async function incrementCounters(counters: readonly CounterKey[], windowSeconds: number): Promise<void> {
+/**
+ * Adds one to each counter, in one transaction (one commit: on EFS each commit is a round trip).
+ * Resolves with the counts including this one, by `scope:key`.
+ */
+export async function incrementCounters(counters: readonly CounterKey[], windowSeconds: number): Promise<ReadonlyMap<string, Count>> {
   const now = nowSeconds();
-  getDb()
-    .transaction(() => {
-      for (const counter of counters) increment(counter, windowSeconds, now);
-    })
+  return getDb()
+    .transaction(() => new Map(counters.map((counter) => [counterId(counter), increment(counter, windowSeconds, now)] as const)))
     .immediate();
 }
 

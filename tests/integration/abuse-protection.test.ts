@@ -126,6 +126,38 @@ describe('per-account limit (LOGIN_MAX_FAILURES=5 in LOGIN_WINDOW_SECONDS)', () 
   });
 });
 
+describe('concurrent attempts (a burst that reads the counters before any failure is written)', () => {
+  const statusCounts = (results: InvokeResult[]) => {
+    const counts: Record<number, number> = {};
+    for (const result of results) counts[result.status] = (counts[result.status] ?? 0) + 1;
+    return counts;
+  };
+
+  it('tells at most LOGIN_MAX_FAILURES of a burst of guesses that they were wrong; the rest get the 429', async () => {
+    const email = 'burst@example.com';
+    expect((await registerAs(email, newAddress())).status).toBe(201);
+    const results = await Promise.all(Array.from({ length: 30 }, (_, guess) => loginAs(email, `wrong-guess-${guess}`, newAddress())));
+    expect(statusCounts(results)).toEqual({ 401: 5, 429: 25 });
+    for (const result of results.filter((r) => r.status === 429)) expectTooMany(result, true);
+  });
+
+  it('does not let the right password in when the burst has reached the limit while it was compared', async () => {
+    const email = 'burst-right@example.com';
+    expect((await registerAs(email, newAddress())).status).toBe(201);
+    const guesses = [...Array.from({ length: 20 }, (_, guess) => `wrong-guess-${guess}`), password];
+    const results = await Promise.all(guesses.map((guess) => loginAs(email, guess, newAddress())));
+    expect(statusCounts(results)).toEqual({ 401: 5, 429: 16 });
+    expectTooMany(results.at(-1) as InvokeResult, true);
+  });
+
+  it('holds the per-address limit against a burst from one address', async () => {
+    const ip = newAddress();
+    const results = await Promise.all(Array.from({ length: 70 }, (_, guess) => loginAs(`burst-${guess}@example.com`, 'Spring2024!', ip)));
+    expect(statusCounts(results)).toEqual({ 401: 50, 429: 20 });
+    for (const result of results.filter((r) => r.status === 429)) expectTooMany(result, false);
+  });
+});
+
 describe('per-address limit (IP_MAX_FAILURES=50)', () => {
   it('refuses login and register from the address, CAPTCHA or not, and ignores X-Forwarded-For', async () => {
     const ip = newAddress();
@@ -156,6 +188,32 @@ describe('per-address limit (IP_MAX_FAILURES=50)', () => {
     }
     expectTooMany(await loginAs('v6-fresh@example.com', password, '2001:db8:aaaa:bbbb:ffff:ffff:ffff:ffff'), false);
     expect((await loginAs('v6-fresh@example.com', password, '2001:db8:aaaa:bbbc::1')).status).toBe(401);
+  });
+});
+
+describe('refused attempts and the audit log', () => {
+  const auditRows = () => {
+    const db = new BetterSqlite3(dbFile, { readonly: true });
+    try {
+      return (db.prepare('SELECT COUNT(*) AS n FROM audit_events').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+
+  it('do not grow it by a row per request: a refusing limit is recorded once in its window', async () => {
+    const email = 'hammered@example.com';
+    expect((await registerAs(email, newAddress())).status).toBe(201);
+    for (let attempt = 1; attempt <= 5; attempt++) expect((await loginAs(email, 'WrongPassword1!', newAddress())).status).toBe(401);
+    const ip = newAddress();
+    for (let attempt = 0; attempt < 50; attempt++) expect((await loginAs(`sprayed-${attempt}@example.com`, 'Spring2024!', ip)).status).toBe(401);
+
+    const before = auditRows();
+    for (let attempt = 0; attempt < 100; attempt++) {
+      expectTooMany(await loginAs(email, password, newAddress()), true); // the account's limit
+      expectTooMany(await loginAs(`unknown-${attempt}@example.com`, password, ip), false); // the address's limit
+    }
+    expect(auditRows() - before).toBe(2); // the first refusal by each limit: still on record, once
   });
 });
 

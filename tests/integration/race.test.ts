@@ -61,4 +61,10 @@ describe('races between processes on one SQLite file', () => {
     expect((await attempt()).status).toBe(401); // the fifth failure
     expect((await attempt()).status).toBe(429);
   }, 90_000);
+
+  it('wrong passwords in racing processes past the limit: only LOGIN_MAX_FAILURES of them learn the password was wrong', async () => {
+    // Cost 10 keeps every contender inside its compare while the others read the counters.
+    const statuses = await race({ RACE: 'wrong-password', EMAIL: 'raced-past@example.com', SOURCE_IP: '198.51.100.78', LOGIN_MAX_FAILURES: '2', BCRYPT_ROUNDS: '10' });
+    expect(statuses).toEqual([401, 401, 429, 429]);
+  }, 90_000);
 });
