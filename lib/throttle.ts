@@ -11,9 +11,10 @@ import { getDb, statement } from './db/connection';
 /**
  * What a counter counts: `email` (login failures, keyed by the normalized email), `user`
  * (failures on authenticated routes), `ip` (failures per client address), `register`
- * (registration attempts per client address).
+ * (registration attempts per client address), `mail` (account mails per address and hour:
+ * password resets, verification links).
  */
-export type CounterScope = 'email' | 'user' | 'ip' | 'register';
+export type CounterScope = 'email' | 'user' | 'ip' | 'register' | 'mail';
 
 export interface CounterKey {
   readonly scope: CounterScope;
