@@ -1,5 +1,7 @@
 import type * as z from '../lib/zod';
 import {
+  AcceptedOut,
+  AccountUserOut,
   AuditEventListOut,
   CaptchaChallengeOut,
   CompletedUploadOut,
@@ -13,7 +15,22 @@ import {
   UploadPlanOut,
   UserOut,
 } from '../lib/response-schemas';
-import { CompleteUploadBody, ListEventsQuery, ListFilesQuery, LoginBody, LogoutBody, RefreshTokenBody, RegisterBody, UploadPlanBody } from '../lib/schemas';
+import {
+  AccountDeletionBody,
+  CompleteUploadBody,
+  ListEventsQuery,
+  ListFilesQuery,
+  LoginBody,
+  LogoutBody,
+  PasswordChangeBody,
+  PasswordForgotBody,
+  PasswordResetBody,
+  RefreshTokenBody,
+  RegisterBody,
+  UploadPlanBody,
+  VerifyEmailBody,
+  VerifyEmailQuery,
+} from '../lib/schemas';
 
 /**
  * S3 actions a function may take (IAM action names; on the bucket's objects, except
@@ -72,9 +89,10 @@ export const routes: readonly Route[] = [
     handler: 'auth-register',
     auth: false,
     // jwt: the CAPTCHA key is derived from the JWT secret (lib/captcha-challenge.ts).
-    needs: { db: 'write', jwt: true, bcrypt: true },
+    // mail: the verification link (EMAIL_VERIFICATION optional or required).
+    needs: { db: 'write', jwt: true, bcrypt: true, mail: true },
     docs: {
-      summary: 'Create an account (at most REGISTER_MAX_PER_IP attempts per address and hour)',
+      summary: 'Create an account (at most REGISTER_MAX_PER_IP attempts per address and hour); mails a verification link unless EMAIL_VERIFICATION=off',
       tag: 'auth',
       request: { json: RegisterBody },
       responses: { 201: { description: 'Created', schema: UserOut } },
@@ -86,14 +104,16 @@ export const routes: readonly Route[] = [
     path: '/auth/login',
     handler: 'auth-login',
     auth: false,
-    needs: { db: 'write', jwt: true, bcrypt: true },
+    // mail: with EMAIL_VERIFICATION=required, an unverified account's correct login mails a fresh link.
+    needs: { db: 'write', jwt: true, bcrypt: true, mail: true },
     docs: {
       summary:
-        'Exchange email and password for an access and a refresh token; past LOGIN_MAX_FAILURES wrong passwords for the account, 429 unless `captcha` is solved',
+        'Exchange email and password for an access and a refresh token; past LOGIN_MAX_FAILURES wrong passwords for the account, 429 unless `captcha` is solved; ' +
+        'with EMAIL_VERIFICATION=required, 403 "Email not verified" for an unverified account (a fresh link is mailed)',
       tag: 'auth',
       request: { json: LoginBody },
       responses: { 200: { description: 'A new token pair', schema: TokenPairOut } },
-      errors: [400, 401, 415, 422, 429],
+      errors: [400, 401, 403, 415, 422, 429],
     },
   },
   {
@@ -132,7 +152,113 @@ export const routes: readonly Route[] = [
     docs: {
       summary: 'The signed-in user',
       tag: 'auth',
-      responses: { 200: { description: 'The user', schema: UserOut } },
+      responses: { 200: { description: 'The user', schema: AccountUserOut } },
+      errors: [401],
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/auth/me',
+    handler: 'auth-account-delete',
+    auth: true,
+    // s3: the account's objects, its plans' staging copies and multipart uploads.
+    needs: { db: 'write', s3: ['DeleteObject', 'AbortMultipartUpload'], jwt: true, bcrypt: true },
+    docs: {
+      summary:
+        'Delete the account, confirmed by its password: its sessions, files (objects and rows) and plans go; the email can register again. ' +
+        'A wrong password is 403 and counts toward the per-user and per-address limits (429)',
+      tag: 'auth',
+      request: { json: AccountDeletionBody },
+      responses: { 204: { description: 'Deleted' } },
+      errors: [400, 401, 403, 415, 422, 429],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/auth/password',
+    handler: 'auth-password-change',
+    auth: true,
+    needs: { db: 'write', jwt: true, bcrypt: true },
+    docs: {
+      summary:
+        "Change the password, confirmed by the current one: every other session ends, this one stays. A wrong current password is 403 and counts toward the limits (429)",
+      tag: 'auth',
+      request: { json: PasswordChangeBody },
+      responses: { 204: { description: 'Changed' } },
+      errors: [400, 401, 403, 415, 422, 429],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/auth/password/forgot',
+    handler: 'auth-password-forgot',
+    auth: false,
+    // jwt: the CAPTCHA key; mail: the reset link.
+    needs: { db: 'write', jwt: true, mail: true },
+    docs: {
+      summary:
+        'Ask for a password reset link (valid PASSWORD_RESET_EXPIRE_SECONDS, once): 202 with the same body and time whether or not the account exists; ' +
+        'at most five mails per account and hour',
+      tag: 'auth',
+      request: { json: PasswordForgotBody },
+      responses: { 202: { description: 'Accepted', schema: AcceptedOut } },
+      errors: [400, 415, 422, 429],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/auth/password/reset',
+    handler: 'auth-password-reset',
+    auth: false,
+    needs: { db: 'write', bcrypt: true },
+    docs: {
+      summary: 'Set a new password with the token of a reset link: every session ends, and the address counts as verified',
+      tag: 'auth',
+      request: { json: PasswordResetBody },
+      responses: { 204: { description: 'Password set' } },
+      errors: [400, 415, 422],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/auth/verify-email',
+    handler: 'auth-verify-email',
+    auth: false,
+    needs: { db: 'write' },
+    docs: {
+      summary: 'Verify the address with the token of a verification link (valid 24 hours, once)',
+      tag: 'auth',
+      request: { json: VerifyEmailBody },
+      responses: { 200: { description: 'The user, verified', schema: AccountUserOut } },
+      errors: [400, 415, 422],
+    },
+  },
+  {
+    method: 'GET',
+    path: '/auth/verify-email',
+    handler: 'auth-verify-email-page',
+    auth: false,
+    needs: { db: 'write' },
+    docs: {
+      summary: 'Where the verification link points: verifies (once) and answers a short HTML page for the person who clicked',
+      tag: 'auth',
+      query: VerifyEmailQuery,
+      responses: {
+        200: { description: 'Verified (HTML page)', contentType: 'text/html' },
+        400: { description: 'Unknown, used or expired token (HTML page)', contentType: 'text/html' },
+      },
+    },
+  },
+  {
+    method: 'POST',
+    path: '/auth/verify-email/resend',
+    handler: 'auth-verify-email-resend',
+    auth: true,
+    needs: { db: 'write', jwt: true, mail: true },
+    docs: {
+      summary: 'Mail a fresh verification link (nothing if the address is verified already; at most five an hour): 202 either way',
+      tag: 'auth',
+      responses: { 202: { description: 'Accepted', schema: AcceptedOut } },
       errors: [401],
     },
   },

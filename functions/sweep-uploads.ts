@@ -1,21 +1,18 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { sweepAuditEvents } from '../lib/audit';
-import { sweepExpiredUploads } from '../lib/direct-uploads';
 import { logger } from '../lib/logger';
-import { sweepThrottleState } from '../lib/throttle';
+import { runScheduledSweep } from '../lib/sweep';
 
 /**
  * Scheduled (not an HTTP route): removes direct-upload plans that expired without completing,
- * with their objects and multipart uploads; audit events past AUDIT_RETENTION_DAYS; and ended
- * throttle windows and expired CAPTCHA challenges.
+ * with their objects and multipart uploads; audit events past AUDIT_RETENTION_DAYS; ended
+ * throttle windows and expired CAPTCHA challenges; sessions and refresh tokens, verification
+ * and reset tokens over a day past their end (lib/sweep.ts).
  */
 export const handler = middy()
   .use(injectLambdaContext(logger, { logEvent: false }))
   .handler(async () => {
-    const removed = await sweepExpiredUploads();
-    const auditEvents = await sweepAuditEvents();
-    const throttleRows = await sweepThrottleState();
-    logger.info('Swept expired uploads, old audit events and ended throttle windows', { removed, auditEvents, throttleRows });
-    return { removed };
+    const report = await runScheduledSweep();
+    logger.info('Swept expired uploads, old audit events, ended throttle windows, sessions and account tokens', { ...report });
+    return { removed: report.removed };
   });

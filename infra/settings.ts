@@ -60,6 +60,11 @@ export interface StackSettings {
    * API's own URL.
    */
   readonly appUrl: string | undefined;
+  /**
+   * `EMAIL_VERIFICATION` of every function (`-c emailVerification=off|optional|required`,
+   * default `optional`); always `off` without `mailFrom`, since no link could be sent.
+   */
+  readonly emailVerification: 'off' | 'optional' | 'required';
 }
 
 /** Reads context the way `app.node.tryGetContext` hands it over: strings from `-c`, JSON values from cdk.json. */
@@ -172,5 +177,6 @@ export function readSettings(read: ContextReader): StackSettings {
     alarmEmail: email(read, 'alarmEmail'),
     mailFrom: mailFrom(read),
     appUrl: appUrl(read),
+    emailVerification: mailFrom(read) === undefined ? 'off' : (oneOf(read, 'emailVerification', ['off', 'optional', 'required'] as const) ?? 'optional'),
   };
 }

@@ -149,7 +149,8 @@ export class SecureUploadStack extends Stack {
           // config (all of them); the ARN is not a secret. Only jwt functions may read it.
           JWT_SECRET_ARN: jwtSecret.secretArn,
           ...(settings.corsOrigins.length > 0 ? { CORS_ORIGINS: settings.corsOrigins.join(',') } : {}),
-          ...(needs.db ? { DATABASE_URL, SQLITE_JOURNAL_MODE: 'DELETE' } : {}),
+          // One value for the whole deployment: login enforces what register promised.
+          ...(needs.db ? { DATABASE_URL, SQLITE_JOURNAL_MODE: 'DELETE', EMAIL_VERIFICATION: settings.emailVerification } : {}),
           ...(needs.s3 ? { S3_BUCKET: storage.bucket.bucketName, S3_REGION: this.region } : {}),
           ...(needs.mail && mail ? { MAIL_TRANSPORT: 'ses', MAIL_FROM: settings.mailFrom ?? '', MAIL_QUEUE_URL: mail.queue.queueUrl } : {}),
           ...(needs.mail && settings.appUrl ? { APP_URL: settings.appUrl } : {}),

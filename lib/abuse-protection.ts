@@ -189,3 +189,25 @@ export async function admitRegistration(ip: string, captcha: string | undefined)
   const count = await incrementCounter({ scope: 'register', key: clientAddressKey(ip) }, REGISTRATION_WINDOW_SECONDS);
   if (count.count > abuse.registerMaxPerIp) throw tooManyAttempts(count, false);
 }
+
+/** Account mails (password resets, verification links) per account and hour. */
+export const ACCOUNT_MAILS_PER_HOUR = 5;
+
+/**
+ * Counts one mail of `kind` for an account and says whether it may go out: at most
+ * {@link ACCOUNT_MAILS_PER_HOUR} an hour, so nobody can flood a mailbox through the API. The
+ * count is written whether or not the mail is then sent (and, for a password reset, whether or
+ * not the account exists: `account` is then the hashed email), so both cost the same.
+ */
+export async function allowAccountMail(kind: 'reset' | 'verify', account: string): Promise<boolean> {
+  const count = await incrementCounter({ scope: 'mail', key: `${kind}:${account}` }, 3600);
+  return count.count <= ACCOUNT_MAILS_PER_HOUR;
+}
+
+/** Forgets every counter an account left (it is being deleted). */
+export async function forgetAccountCounters(userId: string, normalizedEmail: string): Promise<void> {
+  const hashedEmail = emailAccount(normalizedEmail).key;
+  for (const counter of [userAccount(userId), emailAccount(normalizedEmail), { scope: 'mail', key: `verify:${userId}` }, { scope: 'mail', key: `reset:${hashedEmail}` }] as const) {
+    await clearCounter(counter);
+  }
+}

@@ -9,6 +9,7 @@ import { isoSeconds } from './time';
 /** The security events SPEC names; features add theirs here as they arrive. */
 export type AuditEventType =
   | 'user.registered'
+  | 'user.deleted'
   | 'auth.login.succeeded'
   | 'auth.login.failed'
   | 'auth.refresh.reused'

@@ -56,6 +56,14 @@ export interface Config {
    */
   readonly appUrl: string | undefined;
   readonly mail: MailConfig;
+  /**
+   * `EMAIL_VERIFICATION` as it takes effect: `off` whenever mail is off (no link could reach
+   * anyone), except in Lambda, where only the functions that send mail have a transport and the
+   * stack sets the deployment's one value on every function (`off` without `-c mailFrom`).
+   */
+  readonly emailVerification: EmailVerificationMode;
+  /** How long a password-reset link works (`PASSWORD_RESET_EXPIRE_SECONDS`). */
+  readonly passwordResetTtlSeconds: number;
   /** Abuse protection: failure counters and CAPTCHA (see SPEC "Abuse protection and audit"). */
   readonly abuse: {
     /** Wrong passwords per account within the window before attempts need a CAPTCHA. */
@@ -94,6 +102,13 @@ export interface MailConfig {
    */
   readonly queueUrl: string | undefined;
 }
+
+/**
+ * `off`: no verification mail, `email_verified` stays false and nothing asks for it;
+ * `optional`: register mails a link, nothing requires it; `required`: login also refuses an
+ * unverified account (403 "Email not verified").
+ */
+export type EmailVerificationMode = 'off' | 'optional' | 'required';
 
 export type JournalMode = 'WAL' | 'DELETE' | 'TRUNCATE' | 'PERSIST';
 
@@ -202,6 +217,8 @@ const envSchema = z.object({
   MAIL_QUEUE_URL: z.optional(
     z.string().check(z.trim(), z.regex(/^https:\/\/[\w.-]+(:\d+)?\/\d{12}\/[\w-]{1,80}$|^http:\/\/127\.0\.0\.1:\d+\/\d{12}\/[\w-]{1,80}$/, 'must be an SQS queue URL')),
   ),
+  EMAIL_VERIFICATION: z._default(z.pipe(z.string().check(z.trim(), z.toLowerCase()), z.enum(['off', 'optional', 'required'])), 'optional'),
+  PASSWORD_RESET_EXPIRE_SECONDS: z._default(int(60, 86_400), 1800),
   LOGIN_MAX_FAILURES: z._default(int(1, 1000), 5),
   LOGIN_WINDOW_SECONDS: z._default(int(60, 86_400), 900),
   IP_MAX_FAILURES: z._default(int(1, 1_000_000), 50),
@@ -316,6 +333,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       smtpUrl: e.SMTP_URL,
       queueUrl: e.MAIL_QUEUE_URL,
     },
+    emailVerification: mailTransport === 'off' && !inLambda ? 'off' : e.EMAIL_VERIFICATION,
+    passwordResetTtlSeconds: e.PASSWORD_RESET_EXPIRE_SECONDS,
     abuse: {
       loginMaxFailures: e.LOGIN_MAX_FAILURES,
       windowSeconds: e.LOGIN_WINDOW_SECONDS,

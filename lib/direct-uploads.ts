@@ -19,7 +19,9 @@ import {
   deleteObject,
   fileNotFound,
   forgetPendingFile,
+  forgetRemovedKey,
   markStored,
+  type OwnedObject,
   releaseCompletion,
   reservePendingFile,
 } from './files';
@@ -366,6 +368,29 @@ export async function sweepStagingLeftovers(now: Date = new Date(), batch = 500)
     }
     statement(db, 'DELETE FROM staging_leftovers WHERE key = ?').run(key);
     removed += 1;
+  }
+  return removed;
+}
+
+/**
+ * Removes a deleted account's objects from storage (see collectOwnerObjectsInTransaction):
+ * aborts its multipart uploads, deletes stored objects and staging copies. Best effort, one
+ * object at a time: what fails stays tombstoned for the sweep. Resolves with how many keys went.
+ */
+export async function removeOwnerObjects(objects: readonly OwnedObject[]): Promise<number> {
+  let removed = 0;
+  for (const object of objects) {
+    const keys = object.status === 'pending' ? [object.key, stagingKey(object.key)] : [object.key];
+    try {
+      if (object.uploadId) await abortMultipart(object.key, object.uploadId);
+      for (const key of keys) {
+        await deleteObject(key);
+        forgetRemovedKey(key);
+        removed += 1;
+      }
+    } catch (error) {
+      logger.warn('Could not remove an object of a deleted account; the sweep retries', { key: object.key, error: error as Error });
+    }
   }
   return removed;
 }

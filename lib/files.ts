@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Database } from 'better-sqlite3';
 import { getConfig } from './config';
 import { assertAllowedType, normalizeContentType, SNIFF_BYTES, verifyContentType } from './content-types';
 import { getDb, statement } from './db/connection';
@@ -279,3 +280,40 @@ function decodeCursor(ownerId: string, cursor: string): number {
 }
 
 const ownerTag = (ownerId: string): string => createHash('sha256').update(ownerId).digest().subarray(0, 6).toString('base64url');
+
+/** An object a deleted account leaves in storage: a stored file, or a plan's (multipart upload, staging copy). */
+export interface OwnedObject {
+  readonly key: string;
+  readonly status: 'pending' | 'stored';
+  readonly uploadId: string | null;
+}
+
+/**
+ * Every file row of the owner (stored and pending), for an account deletion, with a tombstone
+ * per object key in `staging_leftovers` (due now, owned by nobody), so the sweep deletes
+ * whatever the immediate cleanup could not. Call inside the transaction that deletes the user
+ * (which takes the rows with it). A pending plan's staging key already has its row, due when
+ * its URL expires: that stays, since the URL can write it until then.
+ */
+export function collectOwnerObjectsInTransaction(db: Database, ownerId: string, stagingKeyOf: (key: string) => string): OwnedObject[] {
+  const rows = statement(db, 'SELECT key, status, upload_id FROM files WHERE owner_id = ?').all(ownerId) as Array<{
+    key: string;
+    status: 'pending' | 'stored';
+    upload_id: string | null;
+  }>;
+  const tombstone = statement(
+    db,
+    'INSERT INTO staging_leftovers (key, sweep_after, owner_id, file_id, size) VALUES (?, ?, NULL, NULL, 0) ON CONFLICT (key) DO NOTHING',
+  );
+  const now = isoSeconds();
+  for (const row of rows) {
+    tombstone.run(row.key, now);
+    if (row.status === 'pending') tombstone.run(stagingKeyOf(row.key), now);
+  }
+  return rows.map((row) => ({ key: row.key, status: row.status, uploadId: row.upload_id }));
+}
+
+/** Drops the tombstone of a key that is gone from storage, unless a live presigned URL can still write it. */
+export function forgetRemovedKey(key: string): void {
+  statement(getDb(), 'DELETE FROM staging_leftovers WHERE key = ? AND sweep_after <= ?').run(key, isoSeconds());
+}

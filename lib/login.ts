@@ -1,6 +1,8 @@
 import { admitAttempt, emailAccount, firstRefusalInWindow, recordFailedAttempt, recordSucceededAttempt } from './abuse-protection';
 import { recordAuditEvent } from './audit';
 import { issueTokenPair, type TokenPair } from './auth/refresh-tokens';
+import { getConfig } from './config';
+import { mailVerificationLink } from './email-verification';
 import { HttpError, unauthorized } from './http/errors';
 import type { RequestOrigin } from './request-origin';
 import { checkCredentials, emailKey, findUserIdByEmail, type Credentials } from './users';
@@ -41,6 +43,13 @@ export async function logIn(credentials: LoginAttempt, origin: RequestOrigin): P
       await recordAuditEvent({ type: 'auth.login.failed', userId: checked.user.id, details: { reason: 'throttled' } }, origin);
     }
     throw error;
+  }
+  if (getConfig().emailVerification === 'required' && !checked.emailVerified) {
+    // Not a failure (the password was right) and no token. A fresh link goes out (at most five
+    // an hour), so an account that cannot log in to ask for one is never stuck.
+    await recordAuditEvent({ type: 'auth.login.failed', userId: checked.user.id, details: { reason: 'email_not_verified' } }, origin);
+    await mailVerificationLink(checked.user);
+    throw new HttpError(403, 'Email not verified');
   }
   const pair = await issueTokenPair(checked.user.id, origin);
   await recordAuditEvent({ type: 'auth.login.succeeded', userId: checked.user.id }, origin);

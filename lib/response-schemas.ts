@@ -18,6 +18,21 @@ export const UserOut = withMeta(
   { id: 'User' },
 );
 
+export const AccountUserOut = withMeta(
+  z.object({
+    id: z.uuid(),
+    email: z.string(),
+    created_at: withMeta(z.string(), { example: '2024-01-15T10:30:00Z', description: 'ISO-8601 UTC, to the second' }),
+    email_verified: withMeta(z.boolean(), { description: 'whether the address has been proven (a verification link, or a password reset)' }),
+  }),
+  { id: 'AccountUser' },
+);
+
+export const AcceptedOut = withMeta(z.object({ status: z.literal('accepted') }), {
+  id: 'Accepted',
+  description: 'taken; the same answer whatever happens next (whether a mail goes out is never told)',
+});
+
 export const TokenPairOut = withMeta(
   z.object({
     access_token: z.string(),

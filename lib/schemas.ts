@@ -44,6 +44,31 @@ export const LoginBody = withMeta(z.object({ email, password: withMeta(passwordB
   id: 'LoginBody',
 });
 
+/** A new password: register's rules (8 characters to 72 UTF-8 bytes). */
+const newPassword = withMeta(passwordBytes(PASSWORD_MIN_LENGTH), { example: 'EvenBetterPassword456!' });
+
+/** A token from a mailed link (the `token` query parameter); anything longer is no token of ours. */
+const linkToken = withMeta(z.string().check(z.minLength(1, 'is required'), z.maxLength(512)), {
+  description: 'the `token` query parameter of the link in the mail',
+});
+
+export const PasswordChangeBody = withMeta(
+  z.object({ current_password: withMeta(passwordBytes(1), { example: 'SecurePassword123!' }), new_password: newPassword, captcha }),
+  { id: 'PasswordChangeBody' },
+);
+
+export const AccountDeletionBody = withMeta(z.object({ password: withMeta(passwordBytes(1), { example: 'SecurePassword123!' }), captcha }), {
+  id: 'AccountDeletionBody',
+});
+
+export const VerifyEmailBody = withMeta(z.object({ token: linkToken }), { id: 'VerifyEmailBody' });
+
+export const VerifyEmailQuery = z.object({ token: linkToken });
+
+export const PasswordForgotBody = withMeta(z.object({ email, captcha }), { id: 'PasswordForgotBody' });
+
+export const PasswordResetBody = withMeta(z.object({ token: linkToken, new_password: newPassword }), { id: 'PasswordResetBody' });
+
 export const RefreshTokenBody = withMeta(z.object({ refresh_token: z.string().check(z.minLength(1, 'is required')) }), {
   id: 'RefreshTokenBody',
 });

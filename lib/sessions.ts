@@ -115,11 +115,39 @@ export async function endSession(userId: string, sessionId: string, origin: Requ
 /** Ends every session of the user, the caller's own included. */
 export async function endAllSessions(userId: string, origin: RequestOrigin): Promise<void> {
   const db = getDb();
-  const ended = db
+  const ended = db.transaction(() => endUserSessionsInTransaction(db, userId)).immediate();
+  await recordAuditEvent({ type: 'auth.logout', userId, details: { all_sessions: true, sessions_ended: ended } }, origin);
+}
+
+/**
+ * Ends every session of the user except `keepSessionId` (a password change keeps the session
+ * that made it; a reset, which has none, keeps nothing).
+ */
+export function endUserSessionsInTransaction(db: Database, userId: string, keepSessionId?: string): number {
+  const keep = keepSessionId ?? '';
+  statement(db, 'UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0 AND family_id <> ?').run(userId, keep);
+  return statement(db, 'UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL AND id <> ?').run(isoSeconds(), userId, keep).changes;
+}
+
+/** How long ended and expired sessions stay listed in the database (not to clients) before the sweep deletes them. */
+export const ENDED_SESSION_KEEP_MS = 86_400_000;
+
+/**
+ * Deletes sessions that ended or expired more than a day before `now`, with their refresh
+ * tokens, and refresh tokens that expired more than a day ago (an expired token fails its JWT
+ * check first; a rotated one only matters for reuse detection while it could still verify).
+ * Resolves with how many rows went.
+ */
+export async function sweepEndedSessions(now: Date = new Date()): Promise<number> {
+  const db = getDb();
+  const cutoff = isoSeconds(new Date(now.getTime() - ENDED_SESSION_KEEP_MS));
+  return db
     .transaction(() => {
-      statement(db, 'UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0').run(userId);
-      return statement(db, 'UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL').run(isoSeconds(), userId).changes;
+      const over = 'SELECT id FROM sessions WHERE ended_at < ? OR expires_at < ?';
+      const tokens =
+        statement(db, `DELETE FROM refresh_tokens WHERE expires_at < ? OR family_id IN (${over})`).run(cutoff, cutoff, cutoff).changes;
+      const sessions = statement(db, 'DELETE FROM sessions WHERE ended_at < ? OR expires_at < ?').run(cutoff, cutoff).changes;
+      return tokens + sessions;
     })
     .immediate();
-  await recordAuditEvent({ type: 'auth.logout', userId, details: { all_sessions: true, sessions_ended: ended } }, origin);
 }

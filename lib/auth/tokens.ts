@@ -55,10 +55,15 @@ export function signToken(
  * Verifies the signature (HS256 only, with the key the `kid` header names), `iss`, `aud`,
  * `exp`, the header `typ` and the `type` claim. Any failure is a 401 problem with the seed's
  * wording: "Token has expired" for an expired token, "Could not validate credentials" for
- * everything else (forged, malformed, wrong type, no kid or a kid of no key we hold).
+ * everything else (forged, malformed, wrong type, a kid of no key we hold, or no kid on an
+ * access token; a refresh token without kid is from before key ids and verifies with the
+ * current key only).
  */
 export async function verifyToken(token: string, type: TokenType, keys: JwtKeyRing = getJwtKeys()): Promise<TokenClaims> {
-  const key = await keys.verificationKey(headerKid(token));
+  const kid = headerKid(token);
+  // A refresh token without kid was minted before key ids existed: only the current key may
+  // verify it (so deploying key ids logs nobody out). Access tokens live minutes: always strict.
+  const key = kid === undefined && type === 'refresh' ? (await keys.signingKey()).key : await keys.verificationKey(kid);
   if (!key) throw unauthorized('Could not validate credentials', 'invalid_token');
   const { jwt: settings } = getConfig();
   let decoded: jwt.Jwt;

@@ -169,6 +169,29 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX audit_events_at ON audit_events(at);
     `,
   },
+  {
+    version: 7,
+    name: 'accounts: email verification, one-time account tokens (verify email, reset password)',
+    sql: `
+      -- When the address was proven (a verification link, or a password reset through it).
+      -- Accounts from before this version stay unverified: nobody has proven them yet. With
+      -- EMAIL_VERIFICATION=required their next correct login mails them a fresh link.
+      ALTER TABLE users ADD COLUMN email_verified_at TEXT;
+
+      -- Links mailed to a person: only the SHA-256 of the token is kept, each works once
+      -- (used_at), until expires_at. Swept a day after they are used or expired.
+      CREATE TABLE account_tokens (
+        token_hash TEXT PRIMARY KEY,              -- SHA-256 hex of the token in the link
+        purpose    TEXT NOT NULL CHECK (purpose IN ('verify_email', 'password_reset')),
+        user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at    TEXT
+      ) STRICT;
+      CREATE INDEX account_tokens_user ON account_tokens(user_id, purpose);
+      CREATE INDEX account_tokens_expiry ON account_tokens(expires_at);
+    `,
+  },
 ];
 
 /**

@@ -1,12 +1,12 @@
 import { verifyToken } from '../auth/tokens';
-import { findUserBySession, type User } from '../users';
+import { findUserBySession, type AccountUser } from '../users';
 import { unauthorized } from './errors';
 import type { InputStep } from './handler';
 
 const BEARER = /^Bearer +([A-Za-z0-9\-_.~+/]+=*) *$/i;
 
 /** The caller: the user, and the session (`sid`) the access token belongs to. */
-export interface AuthenticatedUser extends User {
+export interface AuthenticatedUser extends AccountUser {
   readonly sessionId: string;
 }
 

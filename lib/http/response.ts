@@ -36,3 +36,6 @@ export function toApiGatewayResult(response: HttpResponse): APIGatewayProxyStruc
     body: JSON.stringify(body),
   };
 }
+
+/** 202: the request is taken; what follows (a mail) happens whether or not the client can tell. */
+export const accepted = (): HttpResponse => ({ status: 202, body: { status: 'accepted' } });

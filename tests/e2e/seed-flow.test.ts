@@ -149,10 +149,10 @@ describe('npm start, then the seed README flow over HTTP', () => {
     });
   });
 
-  test('3. GET /auth/me: 200, the registered user', async () => {
+  test('3. GET /auth/me: 200, the registered user (and whether the address is verified)', async () => {
     const response = await fetch(`${api}/auth/me`, { headers: bearer(login.access_token) });
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual(user);
+    expect(await response.json()).toEqual({ ...user, email_verified: false });
   });
 
   test('4. upload document.pdf: 200 {id, filename, key, url, status}', async () => {

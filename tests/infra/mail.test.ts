@@ -103,8 +103,18 @@ describe('with mailFrom', () => {
     );
     expect(JSON.stringify(policies)).toContain('sqs:SendMessage');
     // Functions that do not mail neither know the queue nor may write to it.
-    const login = lambda(template, functionId('auth-login'));
-    expect(JSON.stringify(login.props.Environment)).not.toContain('MAIL_QUEUE_URL');
+    const refresh = lambda(template, functionId('auth-refresh'));
+    expect(JSON.stringify(refresh.props.Environment)).not.toContain('MAIL_QUEUE_URL');
+  });
+
+  it('gives every database function the one EMAIL_VERIFICATION of the deployment: off without mailFrom', () => {
+    const variable = (tpl: Template, handler: string) =>
+      ((lambda(tpl, functionId(handler)).props.Environment as { Variables: Json }).Variables).EMAIL_VERIFICATION;
+    expect([variable(template, 'auth-register'), variable(template, 'auth-login'), variable(template, 'auth-me')]).toEqual(['optional', 'optional', 'optional']);
+    const required = synth({ mailFrom: FROM, emailVerification: 'required' });
+    expect([variable(required, 'auth-register'), variable(required, 'auth-login')]).toEqual(['required', 'required']);
+    const noMail = synth({});
+    expect([variable(noMail, 'auth-register'), variable(noMail, 'auth-login')]).toEqual(['off', 'off']);
   });
 
   it('reaches SQS from the isolated subnets through a private endpoint open only to the functions', () => {

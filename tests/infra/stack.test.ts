@@ -116,7 +116,11 @@ describe('environment and secrets', () => {
               ? 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:JwtSecret-AbCdEf'
               : name === 'S3_BUCKET'
                 ? 'test-storage-uploads-1a2b3c'
-                : 'eu-west-1',
+                : name === 'APP_URL'
+                  ? 'https://abc123.execute-api.eu-west-1.amazonaws.com'
+                  : name === 'MAIL_QUEUE_URL'
+                    ? 'https://sqs.eu-west-1.amazonaws.com/123456789012/mail'
+                    : 'eu-west-1',
         ]),
       );
       const config = loadConfig({ ...literal, AWS_LAMBDA_FUNCTION_NAME: handler });

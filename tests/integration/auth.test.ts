@@ -104,7 +104,7 @@ describe('POST /auth/login and GET /auth/me', () => {
 
     const profile = await invoke(me, createTestEventV2({ path: '/auth/me', token: result.body.access_token }));
     expect(profile.status).toBe(200);
-    expect(profile.body).toEqual({ id: expect.any(String), email: 'alice@example.com', created_at: expect.any(String) });
+    expect(profile.body).toEqual({ id: expect.any(String), email: 'alice@example.com', created_at: expect.any(String), email_verified: false });
   });
 
   it('gives unknown email and wrong password the same 401', async () => {
