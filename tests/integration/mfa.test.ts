@@ -350,3 +350,33 @@ describe('bad input is a 4xx problem, never a 500', () => {
     expectProblem(await call(verify, { method: 'POST', path: '/auth/mfa/verify', sourceIp: account.ip }), 415);
   });
 });
+
+describe('per-address limit on verify (IP_MAX_FAILURES)', () => {
+  beforeAll(() => {
+    process.env.IP_MAX_FAILURES = '3';
+    resetRuntime();
+  });
+  afterAll(() => {
+    delete process.env.IP_MAX_FAILURES;
+    resetRuntime();
+  });
+
+  it('refuses every verify from an address past the limit, whatever the token, CAPTCHA or not', async () => {
+    const account = await withMfa('ip-limit');
+    const right = codeAt(account.secret);
+    const wrong = right === '000000' ? '111111' : '000000';
+    const token = await mfaToken(account);
+    for (let attempt = 1; attempt <= 3; attempt++) invalidCode(await verifyWith(account, { mfa_token: token, code: wrong }));
+    for (const json of [
+      { mfa_token: token, code: right },
+      { mfa_token: token, code: right, captcha: await solvedCaptcha() },
+      { mfa_token: randomBytes(32).toString('base64url'), code: right },
+    ]) {
+      const refused = await verifyWith(account, json);
+      expectProblem(refused, 429, 'Too many attempts');
+      expect(refused.body.captcha_required).toBe(false);
+    }
+    // From another address the token still works (3 wrong codes < 5).
+    expect((await verifyWith({ ...account, ip: newAddress() }, { mfa_token: token, code: right })).status).toBe(200);
+  });
+});
