@@ -18,7 +18,7 @@ module.exports = {
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.(t|j|mj)s$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!(@middy|file-type|strtok3|token-types|peek-readable|uint8array-extras|@tokenizer|@borewit)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@middy|file-type|strtok3|token-types|peek-readable|uint8array-extras|@tokenizer|@borewit|@scure)/)'],
   setupFiles: ['<rootDir>/tests/helpers/setup-env.ts'],
   testTimeout: 30_000,
   // Integration suites each start their own S3 server and SQLite file; two workers fit 2 cores.

@@ -5,6 +5,9 @@ import {
   AuditEventListOut,
   CaptchaChallengeOut,
   CompletedUploadOut,
+  RecoveryCodesOut,
+  TokenPairOrMfaOut,
+  TotpEnrolmentOut,
   FileListOut,
   FileWithUrlOut,
   HealthOut,
@@ -22,11 +25,14 @@ import {
   ListFilesQuery,
   LoginBody,
   LogoutBody,
+  MfaVerifyBody,
   PasswordChangeBody,
   PasswordForgotBody,
   PasswordResetBody,
   RefreshTokenBody,
   RegisterBody,
+  TotpConfirmBody,
+  TotpDisableBody,
   UploadPlanBody,
   VerifyEmailBody,
   VerifyEmailQuery,
@@ -51,6 +57,8 @@ export interface RouteNeeds {
   readonly bcrypt?: boolean;
   /** Sends mail (lib/mail): in AWS, may put messages on the mail queue. */
   readonly mail?: boolean;
+  /** Seals or opens TOTP secrets (lib/mfa/secret-box.ts): may read the MFA encryption key, its own secret. */
+  readonly mfaKey?: boolean;
 }
 
 export interface RouteDocs {
@@ -112,8 +120,69 @@ export const routes: readonly Route[] = [
         'with EMAIL_VERIFICATION=required, 403 "Email not verified" for an unverified account (a fresh link is mailed)',
       tag: 'auth',
       request: { json: LoginBody },
-      responses: { 200: { description: 'A new token pair', schema: TokenPairOut } },
+      responses: {
+        200: {
+          description: 'A new token pair; with MFA on, `{mfa_required: true, mfa_token, expires_in}` instead (then POST /auth/mfa/verify)',
+          schema: TokenPairOrMfaOut,
+        },
+      },
       errors: [400, 401, 403, 415, 422, 429],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/auth/mfa/verify',
+    handler: 'auth-mfa-verify',
+    auth: false,
+    needs: { db: 'write', jwt: true, mfaKey: true },
+    docs: {
+      summary:
+        "A login's second step: the mfa_token from POST /auth/login and a TOTP or recovery code give the token pair. Wrong code: 400 (5 kill the token); unknown, expired or dead token: 401",
+      tag: 'auth',
+      request: { json: MfaVerifyBody },
+      responses: { 200: { description: 'A new token pair', schema: TokenPairOut } },
+      errors: [400, 401, 415, 422, 429, 503],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/auth/mfa/totp',
+    handler: 'auth-mfa-totp-start',
+    auth: true,
+    needs: { db: 'write', jwt: true, mfaKey: true },
+    docs: {
+      summary: 'Start TOTP enrolment: a new secret for an authenticator app (replaces one still pending); on only after confirm. 409 with MFA on',
+      tag: 'auth',
+      responses: { 200: { description: 'The secret, shown once', schema: TotpEnrolmentOut } },
+      errors: [401, 409, 503],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/auth/mfa/totp/confirm',
+    handler: 'auth-mfa-totp-confirm',
+    auth: true,
+    needs: { db: 'write', jwt: true, mfaKey: true },
+    docs: {
+      summary: 'Turn MFA on with a first code from the authenticator app; answers 10 single-use recovery codes, shown only this once',
+      tag: 'auth',
+      request: { json: TotpConfirmBody },
+      responses: { 200: { description: 'MFA is on', schema: RecoveryCodesOut } },
+      errors: [400, 401, 409, 415, 422, 429, 503],
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/auth/mfa/totp',
+    handler: 'auth-mfa-totp-delete',
+    auth: true,
+    needs: { db: 'write', jwt: true, mfaKey: true },
+    docs: {
+      summary: 'Turn MFA off with a current TOTP code or a recovery code',
+      tag: 'auth',
+      request: { json: TotpDisableBody },
+      responses: { 204: { description: 'MFA is off' } },
+      errors: [400, 401, 409, 415, 422, 429, 503],
     },
   },
   {

@@ -38,6 +38,7 @@ export function functionNeeds(table: readonly Route[], handler: string): RouteNe
     ...(rows.some((route) => route.needs.jwt) ? { jwt: true } : {}),
     ...(rows.some((route) => route.needs.bcrypt) ? { bcrypt: true } : {}),
     ...(rows.some((route) => route.needs.mail) ? { mail: true } : {}),
+    ...(rows.some((route) => route.needs.mfaKey) ? { mfaKey: true } : {}),
   };
 }
 
@@ -71,7 +72,7 @@ function acknowledgeFunctionFindings(fn: ApiFunction, inVpc: boolean, tracing: b
 
 /**
  * The whole product in one stack: a private VPC with endpoints, SQLite on EFS, the uploads
- * bucket, the JWT secret, the driver layer, one Lambda per handler and one HTTP API route per
+ * bucket, the JWT secret, the MFA key, the driver layer, one Lambda per handler and one HTTP API route per
  * row of `functions/routes.ts`. Every grant follows the row's `needs`.
  */
 export class SecureUploadStack extends Stack {
@@ -116,6 +117,26 @@ export class SecureUploadStack extends Stack {
       reason: 'Rotated by hand with put-secret-value (README): AWSPREVIOUS still verifies, so nobody is logged out; a schedule needs a rotation function and could end idle sessions.',
     });
 
+    // The key TOTP secrets are sealed with (AES-256-GCM): its own secret, never the JWT one, so
+    // rotating the JWT secret cannot lock anyone out of MFA. 64 hex digits = 32 bytes, the form
+    // lib/config.ts accepts; only the MFA functions get its ARN and may read it.
+    const mfaKey = new Secret(this, 'MfaEncryptionKey', {
+      description: 'AES-256-GCM key (64 hex digits) sealing TOTP MFA secrets at rest',
+      generateSecretString: {
+        passwordLength: 64,
+        excludePunctuation: true,
+        excludeUppercase: true,
+        includeSpace: false,
+        excludeCharacters: 'ghijklmnopqrstuvwxyz',
+        requireEachIncludedType: false,
+      },
+      removalPolicy: settings.removalPolicy,
+    });
+    Validations.of(mfaKey.node.defaultChild as CfnSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'Rotating it means re-encrypting every TOTP secret; ciphertexts carry the key id for a rotation procedure, which is not automated yet.',
+    });
+
     const mail = settings.mailFrom
       ? new Mail(this, 'Mail', {
           from: settings.mailFrom,
@@ -154,6 +175,7 @@ export class SecureUploadStack extends Stack {
           ...(needs.s3 ? { S3_BUCKET: storage.bucket.bucketName, S3_REGION: this.region } : {}),
           ...(needs.mail && mail ? { MAIL_TRANSPORT: 'ses', MAIL_FROM: settings.mailFrom ?? '', MAIL_QUEUE_URL: mail.queue.queueUrl } : {}),
           ...(needs.mail && settings.appUrl ? { APP_URL: settings.appUrl } : {}),
+          ...(needs.mfaKey ? { MFA_ENCRYPTION_KEY_ARN: mfaKey.secretArn } : {}),
         },
         // Only functions with a database join the VPC (EFS needs it); the others start faster
         // outside it and need nothing inside.
@@ -173,7 +195,7 @@ export class SecureUploadStack extends Stack {
       // first requests while the Secrets Manager endpoint (the slowest resource here) is still
       // being created: the secret read hangs to the function's timeout and the client gets a 5xx.
       if (needs.db && needs.s3) fn.node.addDependency(network.s3Endpoint);
-      if (needs.db && needs.jwt) fn.node.addDependency(network.secretsEndpoint);
+      if (needs.db && (needs.jwt || needs.mfaKey)) fn.node.addDependency(network.secretsEndpoint);
       if (needs.s3) storage.grant(fn, needs.s3);
       if (needs.mail && mail) {
         mail.queue.grantSendMessages(fn);
@@ -181,6 +203,9 @@ export class SecureUploadStack extends Stack {
       }
       if (needs.jwt) {
         fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [jwtSecret.secretArn] }));
+      }
+      if (needs.mfaKey) {
+        fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [mfaKey.secretArn] }));
       }
       acknowledgeFunctionFindings(fn, Boolean(needs.db), settings.tracing);
       this.functions.set(handler, fn);
@@ -267,6 +292,7 @@ export class SecureUploadStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the API (try GET <url>health and <url>docs)' });
     new CfnOutput(this, 'BucketName', { value: storage.bucket.bucketName, description: 'Uploads bucket' });
     new CfnOutput(this, 'JwtSecretArn', { value: jwtSecret.secretArn, description: 'JWT signing secret (rotate by putting a new value)' });
+    new CfnOutput(this, 'MfaEncryptionKeyArn', { value: mfaKey.secretArn, description: 'Key sealing TOTP secrets (never the JWT secret; losing it disables MFA logins)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn, description: 'Alarm notifications (subscribe with -c alarmEmail=... or in the SNS console)' });
     new CfnOutput(this, 'FileSystemId', { value: database.fileSystem.fileSystemId, description: 'EFS file system holding the SQLite database' });
   }

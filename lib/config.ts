@@ -76,6 +76,18 @@ export interface Config {
     readonly registerMaxPerIp: number;
     readonly captcha: CaptchaMode;
   };
+  /** TOTP MFA (SPEC "Accounts and sessions"). */
+  readonly mfa: {
+    /**
+     * `MFA_ENCRYPTION_KEY` as given (64 hex digits or base64 of 32 bytes; decoded by
+     * lib/mfa/secret-box.ts, since a frozen config cannot hold a Buffer). Never the JWT secret.
+     */
+    readonly encryptionKey: string | undefined;
+    /** In AWS: the Secrets Manager secret holding that key (only the MFA functions may read it). */
+    readonly encryptionKeyArn: string | undefined;
+    /** The `issuer` authenticator apps show next to the account. */
+    readonly issuer: string;
+  };
   /** Audit rows older than this many days are swept. */
   readonly auditRetentionDays: number;
   readonly local: {
@@ -117,6 +129,20 @@ export type JournalMode = 'WAL' | 'DELETE' | 'TRUNCATE' | 'PERSIST';
  * `always`: register and login need a valid solution.
  */
 export type CaptchaMode = 'off' | 'auto' | 'always';
+
+/**
+ * A 32-byte key written as 64 hex digits or as base64 (padded or not, standard or URL-safe);
+ * undefined for anything else. Used for `MFA_ENCRYPTION_KEY` and the secret behind its ARN.
+ */
+export function decodeKey32(text: string): Buffer | undefined {
+  const value = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(value)) {
+    const key = Buffer.from(value.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (key.length === 32) return key;
+  }
+  return undefined;
+}
 
 /** Lambda's synchronous invocation payload limit, measured on the serialized event/result. */
 export const LAMBDA_MAX_PAYLOAD_BYTES = 6_291_456;
@@ -225,6 +251,14 @@ const envSchema = z.object({
   REGISTER_MAX_PER_IP: z._default(int(1, 1_000_000), 20),
   CAPTCHA: z._default(z.pipe(z.string().check(z.trim(), z.toLowerCase()), z.enum(['off', 'auto', 'always'])), 'auto'),
   AUDIT_RETENTION_DAYS: z._default(int(1, 36_500), 365),
+  MFA_ENCRYPTION_KEY: z.optional(
+    z.string().check(
+      z.trim(),
+      z.refine((value: string) => decodeKey32(value) !== undefined, 'must be 32 bytes as 64 hex digits or base64 (try: openssl rand -hex 32)'),
+    ),
+  ),
+  MFA_ENCRYPTION_KEY_ARN: z.optional(z.string().check(z.trim(), z.startsWith('arn:', 'must be a Secrets Manager ARN'))),
+  MFA_ISSUER: z._default(z.string().check(z.trim(), z.minLength(1), z.maxLength(64), z.regex(/^[^:]+$/, 'must not contain a colon')), 'Secure Upload API'),
   HOST: z._default(nonEmpty, '127.0.0.1'),
   PORT: z._default(int(0, 65_535), 8000),
   S3_PORT: z._default(int(0, 65_535), 9000),
@@ -263,6 +297,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       "Invalid configuration: JWT_PREVIOUS_SECRET goes with JWT_SECRET (with JWT_SECRET_ARN the secret's AWSPREVIOUS version plays its part)",
     );
+  }
+  if (e.MFA_ENCRYPTION_KEY && e.JWT_SECRET && e.MFA_ENCRYPTION_KEY === e.JWT_SECRET.trim()) {
+    throw new ConfigError('Invalid configuration: MFA_ENCRYPTION_KEY must be its own key, not JWT_SECRET (rotating the JWT secret must not lock anyone out of MFA)');
   }
   const mailTransport = e.MAIL_TRANSPORT ?? (production ? 'off' : 'outbox');
   if (mailTransport === 'smtp' && !e.SMTP_URL) {
@@ -342,6 +379,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       registerMaxPerIp: e.REGISTER_MAX_PER_IP,
       captcha: e.CAPTCHA,
     },
+    mfa: { encryptionKey: e.MFA_ENCRYPTION_KEY, encryptionKeyArn: e.MFA_ENCRYPTION_KEY_ARN, issuer: e.MFA_ISSUER },
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     local: { host: e.HOST, port: e.PORT, s3Port: e.S3_PORT, dataDir },
   };

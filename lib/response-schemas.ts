@@ -43,6 +43,32 @@ export const TokenPairOut = withMeta(
   { id: 'TokenPair' },
 );
 
+export const MfaRequiredOut = withMeta(
+  z.object({
+    mfa_required: z.literal(true),
+    mfa_token: withMeta(z.string(), { description: 'opaque; send it with a code to POST /auth/mfa/verify' }),
+    expires_in: withMeta(int(), { description: 'seconds the mfa_token stays valid', example: 300 }),
+  }),
+  { id: 'MfaRequired', description: 'the password was right and the account has MFA on: no tokens until POST /auth/mfa/verify' },
+);
+
+export const TokenPairOrMfaOut = withMeta(z.union([TokenPairOut, MfaRequiredOut]), { description: 'a token pair, or with MFA on an mfa_token' });
+
+export const TotpEnrolmentOut = withMeta(
+  z.object({
+    secret: withMeta(z.string(), { description: 'base32 TOTP secret (20 bytes), for apps that take it typed in', example: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' }),
+    otpauth_url: withMeta(z.string(), { description: 'otpauth://totp/... URL, usually shown as a QR code' }),
+  }),
+  { id: 'TotpEnrolment' },
+);
+
+export const RecoveryCodesOut = withMeta(
+  z.object({
+    recovery_codes: withMeta(z.array(z.string()), { description: '10 single-use codes, shown only this once', example: ['ABCD-EFGH-JKLM-NPQR'] }),
+  }),
+  { id: 'RecoveryCodes' },
+);
+
 export const SessionOut = withMeta(
   z.object({
     id: withMeta(z.uuid(), { description: 'the session id (the `sid` claim of its access tokens)' }),

@@ -76,6 +76,38 @@ export const RefreshTokenBody = withMeta(z.object({ refresh_token: z.string().ch
 /** Logout takes any string, even empty: its 204 must not tell tokens apart. */
 export const LogoutBody = withMeta(z.object({ refresh_token: z.string() }), { id: 'LogoutBody' });
 
+/** A TOTP code: six digits (authenticator apps show them in two groups; a space is allowed). */
+const totpCode = withMeta(
+  z.pipe(
+    z.string().check(z.maxLength(16), z.trim(), z.regex(/^\d{3} ?\d{3}$/, 'must be the 6 digits your authenticator app shows')),
+    z.transform((value: string) => value.replace(' ', '')),
+  ),
+  { example: '123456', description: 'the 6-digit code of your authenticator app' },
+);
+
+/** A TOTP code or a recovery code (16 base32 characters, hyphens and case optional). */
+const secondFactorCode = withMeta(
+  z.string().check(
+    z.maxLength(64),
+    z.trim(),
+    z.regex(/^(\d{3} ?\d{3}|[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3})$/, 'must be a 6-digit code or a recovery code like ABCD-EFGH-JKLM-NPQR'),
+  ),
+  { example: '123456', description: 'the 6-digit code of your authenticator app, or one of your recovery codes (each works once)' },
+);
+
+export const TotpConfirmBody = withMeta(z.object({ code: totpCode }), { id: 'TotpConfirmRequest' });
+
+export const TotpDisableBody = withMeta(z.object({ code: secondFactorCode }), { id: 'TotpDisableRequest' });
+
+export const MfaVerifyBody = withMeta(
+  z.object({
+    mfa_token: withMeta(z.string().check(z.minLength(1, 'is required'), z.maxLength(128)), { description: 'from the login answer; valid 300 s' }),
+    code: secondFactorCode,
+    captcha,
+  }),
+  { id: 'MfaVerifyRequest' },
+);
+
 export const ListFilesQuery = z.object({
   limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 50),
   cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
@@ -124,4 +156,5 @@ export const CompleteUploadBody = withMeta(
 export type RegisterBody = z.output<typeof RegisterBody>;
 export type LoginBody = z.output<typeof LoginBody>;
 export type RefreshTokenBody = z.output<typeof RefreshTokenBody>;
+export type MfaVerifyBody = z.output<typeof MfaVerifyBody>;
 export type UploadPlanBody = z.output<typeof UploadPlanBody>;

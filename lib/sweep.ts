@@ -1,6 +1,7 @@
 import { sweepAccountTokens } from './account-tokens';
 import { sweepAuditEvents } from './audit';
 import { sweepExpiredUploads } from './direct-uploads';
+import { sweepMfaChallenges } from './mfa/challenges';
 import { sweepEndedSessions } from './sessions';
 import { sweepThrottleState } from './throttle';
 
@@ -14,6 +15,8 @@ export interface SweepReport {
   readonly sessionRows: number;
   /** Verification and reset tokens used or expired over a day ago. */
   readonly accountTokens: number;
+  /** MFA login tokens (mfa_token) past their expiry. */
+  readonly mfaTokens: number;
 }
 
 /**
@@ -22,14 +25,15 @@ export interface SweepReport {
  * the first failure is rethrown after all have run (so the schedule's error alarm sees it).
  */
 export async function runScheduledSweep(now: Date = new Date()): Promise<SweepReport> {
-  const [removed, auditEvents, throttleRows, sessionRows, accountTokens] = await Promise.allSettled([
+  const [removed, auditEvents, throttleRows, sessionRows, accountTokens, mfaTokens] = await Promise.allSettled([
     sweepExpiredUploads(now),
     sweepAuditEvents(now),
     sweepThrottleState(now),
     sweepEndedSessions(now),
     sweepAccountTokens(now),
+    sweepMfaChallenges(now),
   ]);
-  const parts = [removed, auditEvents, throttleRows, sessionRows, accountTokens];
+  const parts = [removed, auditEvents, throttleRows, sessionRows, accountTokens, mfaTokens];
   const failed = parts.find((part) => part.status === 'rejected');
   if (failed) throw failed.reason;
   const value = (part: PromiseSettledResult<number>): number => (part.status === 'fulfilled' ? part.value : 0);
@@ -39,5 +43,6 @@ export async function runScheduledSweep(now: Date = new Date()): Promise<SweepRe
     throttleRows: value(throttleRows),
     sessionRows: value(sessionRows),
     accountTokens: value(accountTokens),
+    mfaTokens: value(mfaTokens),
   };
 }

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
-import { getConfig, resetConfig } from '../../lib/config';
+import { decodeKey32, getConfig, resetConfig } from '../../lib/config';
 import { closeMail } from '../../lib/mail/mailer';
 import { closeDb, getDb } from '../../lib/db/connection';
 import { runScheduledSweep } from '../../lib/sweep';
 import { resetSigningKey } from '../../lib/auth/signing-key';
+import { sweepMfaChallenges } from '../../lib/mfa/challenges';
+import { resetMfaKey } from '../../lib/mfa/secret-box';
 import { getS3, resetS3 } from '../../lib/storage/s3';
 import { startEmbeddedS3, type EmbeddedS3, type EmbeddedS3Credentials } from './embedded-s3';
 import { startApiServer } from './server';
@@ -45,6 +47,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     notes.push(`${created ? 'Generated' : 'Using'} a development JWT secret in ${file} (set JWT_SECRET to use your own)`);
   }
 
+  // Its own key, never derived from the JWT secret (rotating that must not lock anyone out of MFA).
+  if (!env.MFA_ENCRYPTION_KEY && !env.MFA_ENCRYPTION_KEY_ARN && env.NODE_ENV !== 'production') {
+    const { secret, file, created } = developmentSecret(dataDir, 'mfa-encryption-key', () => randomBytes(32).toString('hex'), (value) => decodeKey32(value) !== undefined);
+    env.MFA_ENCRYPTION_KEY = secret;
+    notes.push(`${created ? 'Generated' : 'Using'} a development MFA encryption key in ${file} (set MFA_ENCRYPTION_KEY to use your own; losing it disables MFA logins)`);
+  }
+
   let embedded: EmbeddedS3 | undefined;
   if (!env.S3_ENDPOINT) {
     resetConfig();
@@ -71,6 +80,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   resetConfig();
   resetS3();
   resetSigningKey();
+  resetMfaKey();
   const config = getConfig();
   try {
     if (!embedded) await ensureBucket(config.s3.bucket);
@@ -112,7 +122,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 /**
  * What the scheduled sweep does in AWS, every five minutes: expired direct-upload plans, audit
  * events past AUDIT_RETENTION_DAYS, ended throttle windows and expired CAPTCHA challenges, old
- * sessions, refresh tokens and account tokens (lib/sweep.ts).
+ * sessions, refresh tokens and account tokens, expired MFA login tokens (lib/sweep.ts).
  */
 function startSweeper(log: ((line: string) => void) | undefined): NodeJS.Timeout {
   const sweep = () =>

@@ -192,6 +192,42 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX account_tokens_expiry ON account_tokens(expires_at);
     `,
   },
+  {
+    version: 8,
+    name: 'TOTP MFA: encrypted secrets, hashed recovery codes, pending MFA logins',
+    sql: `
+      -- One TOTP secret per user: pending (enabled_at NULL) until a first code confirms it.
+      -- The secret is AES-256-GCM ciphertext (iv, ciphertext and tag, base64url, dot-separated)
+      -- under the key named by key_id, so keys can rotate; the base32 secret is never stored.
+      CREATE TABLE mfa_totp (
+        user_id          TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        secret_encrypted TEXT NOT NULL,
+        key_id           TEXT NOT NULL,
+        created_at       TEXT NOT NULL,
+        enabled_at       TEXT,
+        -- The newest RFC 6238 time step accepted: codes of this step or earlier are refused (no replay).
+        last_used_step   INTEGER
+      ) STRICT;
+
+      -- Single-use recovery codes, SHA-256 hex of the normalized code; shown once at confirmation.
+      CREATE TABLE mfa_recovery_codes (
+        user_id   TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        code_hash TEXT NOT NULL,
+        used_at   TEXT,
+        PRIMARY KEY (user_id, code_hash)
+      ) STRICT;
+
+      -- A login whose password was right, waiting for its code: the opaque mfa_token, hashed.
+      CREATE TABLE mfa_challenges (
+        token_hash TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        expires_at INTEGER NOT NULL,               -- Unix seconds
+        failures   INTEGER NOT NULL DEFAULT 0      -- wrong codes; at the limit the token is dead
+      ) STRICT;
+      CREATE INDEX mfa_challenges_user ON mfa_challenges(user_id);
+      CREATE INDEX mfa_challenges_expiry ON mfa_challenges(expires_at);
+    `,
+  },
 ];
 
 /**

@@ -5,6 +5,7 @@ import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../../infra/local/embe
 import { resetSigningKey } from '../../lib/auth/signing-key';
 import { resetConfig } from '../../lib/config';
 import { closeDb } from '../../lib/db/connection';
+import { resetMfaKey } from '../../lib/mfa/secret-box';
 import { resetScanner } from '../../lib/scan/get-scanner';
 import { resetS3 } from '../../lib/storage/s3';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -14,6 +15,7 @@ export function resetRuntime(): void {
   closeDb();
   resetS3();
   resetSigningKey();
+  resetMfaKey();
   resetScanner();
   resetConfig();
 }

@@ -14,6 +14,7 @@ process.env.NODE_ENV = 'test';
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.JWT_SECRET = randomBytes(32).toString('hex');
+process.env.MFA_ENCRYPTION_KEY = randomBytes(32).toString('hex');
 // Cost 4 keeps suites fast; the benchmark measures the real cost 12.
 process.env.BCRYPT_ROUNDS = '4';
 process.env.DATA_DIR = path.join(os.tmpdir(), `sua-test-${process.pid}-${randomBytes(4).toString('hex')}`);

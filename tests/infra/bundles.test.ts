@@ -71,6 +71,9 @@ function environmentOf(asset: FunctionAsset): Record<string, string> {
     if (typeof value === 'string') env[name] = value;
     else if (ref === 'AWS::Region') env[name] = REGION;
     else if (typeof ref === 'string' && ref.startsWith('JwtSecret')) env[name] = SECRET.arn;
+    // The fake serves one secret; MFA routes are not driven here (tests/integration/mfa.test.ts
+    // covers them), so the MFA functions only need an ARN that lib/config.ts accepts.
+    else if (typeof ref === 'string' && ref.startsWith('MfaEncryptionKey')) env[name] = SECRET.arn.replace('JwtSecretB8834B39', 'MfaEncryptionKey0000');
     else if (typeof ref === 'string' && ref.startsWith('StorageUploads')) env[name] = BUCKET;
     else throw new Error(`${asset.handler}: no stand-in for ${name} = ${JSON.stringify(value)}`);
   }

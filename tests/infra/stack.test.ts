@@ -114,6 +114,8 @@ describe('environment and secrets', () => {
             ? value
             : name === 'JWT_SECRET_ARN'
               ? 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:JwtSecret-AbCdEf'
+              : name === 'MFA_ENCRYPTION_KEY_ARN'
+                ? 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:MfaEncryptionKey-AbCdEf'
               : name === 'S3_BUCKET'
                 ? 'test-storage-uploads-1a2b3c'
                 : name === 'APP_URL'
@@ -139,7 +141,7 @@ describe('environment and secrets', () => {
     expect(JSON.stringify(template.toJSON())).not.toMatch(/"SecretString"/);
     for (const [handler, fn] of apiFunctions()) {
       const env = (fn.props.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(Object.keys(env).filter((name) => /SECRET|PASSWORD|TOKEN|KEY/i.test(name) && name !== 'JWT_SECRET_ARN')).toEqual([]);
+      expect(Object.keys(env).filter((name) => /SECRET|PASSWORD|TOKEN|KEY/i.test(name) && !['JWT_SECRET_ARN', 'MFA_ENCRYPTION_KEY_ARN'].includes(name))).toEqual([]);
       expect(env.JWT_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^JwtSecret/) });
       for (const [name, value] of Object.entries(env)) {
         // A long random-looking literal (hex/base64ish, 24+ chars) in an environment would be a leaked secret.
@@ -149,15 +151,30 @@ describe('environment and secrets', () => {
     }
   });
 
-  it('lets only jwt functions read the secret, with GetSecretValue on that secret alone', () => {
+  it('lets only jwt functions read the JWT secret and only MFA functions the MFA key, with GetSecretValue on each secret alone', () => {
+    const read = (secret: RegExp) => expect.objectContaining({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: { Ref: expect.stringMatching(secret) } });
     for (const handler of handlerNames()) {
       const reads = statementsOf(handler).filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
-      if (functionNeeds(routes, handler).jwt) {
-        expect(reads).toEqual([expect.objectContaining({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: { Ref: expect.stringMatching(/^JwtSecret/) } })]);
-      } else {
-        expect({ handler, reads }).toEqual({ handler, reads: [] });
-      }
+      const needs = functionNeeds(routes, handler);
+      const expected = [...(needs.jwt ? [read(/^JwtSecret/)] : []), ...(needs.mfaKey ? [read(/^MfaEncryptionKey/)] : [])];
+      expect({ handler, reads }).toEqual({ handler, reads: expected });
     }
+  });
+
+  it('keeps the MFA key in its own generated secret (64 hex digits), named only to the MFA functions', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Description: Match.stringLikeRegexp('TOTP'),
+      GenerateSecretString: Match.objectLike({ PasswordLength: 64, ExcludePunctuation: true, ExcludeUppercase: true, ExcludeCharacters: 'ghijklmnopqrstuvwxyz', IncludeSpace: false }),
+    });
+    const mfaFunctions = handlerNames().filter((handler) => functionNeeds(routes, handler).mfaKey);
+    expect(mfaFunctions.sort()).toEqual(['auth-mfa-totp-confirm', 'auth-mfa-totp-delete', 'auth-mfa-totp-start', 'auth-mfa-verify']);
+    for (const [handler, fn] of apiFunctions()) {
+      const env = (fn.props.Environment as { Variables: Record<string, unknown> }).Variables;
+      if (mfaFunctions.includes(handler)) expect(env.MFA_ENCRYPTION_KEY_ARN).toEqual({ Ref: expect.stringMatching(/^MfaEncryptionKey/) });
+      else expect({ handler, arn: env.MFA_ENCRYPTION_KEY_ARN }).toEqual({ handler, arn: undefined });
+    }
+    // The login function only starts the MFA step (a database row); it never sees the key.
+    expect(functionNeeds(routes, 'auth-login').mfaKey).toBeUndefined();
   });
 });
 

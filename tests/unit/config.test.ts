@@ -87,3 +87,37 @@ describe('loadConfig', () => {
     expect(loadConfig({ JWT_SECRET: secret, PORT: '', S3_ENDPOINT: '' }).local.port).toBe(8000);
   });
 });
+
+describe('MFA_ENCRYPTION_KEY', () => {
+  const hex = 'ab'.repeat(32);
+
+  it('takes 32 bytes as hex or base64 (standard or URL-safe), and an ARN instead in AWS', () => {
+    expect(loadConfig({ JWT_SECRET: secret }).mfa).toEqual({ encryptionKey: undefined, encryptionKeyArn: undefined, issuer: 'Secure Upload API' });
+    expect(loadConfig({ JWT_SECRET: secret, MFA_ENCRYPTION_KEY: hex }).mfa.encryptionKey).toBe(hex);
+    const base64 = Buffer.alloc(32, 0xfb).toString('base64');
+    expect(loadConfig({ JWT_SECRET: secret, MFA_ENCRYPTION_KEY: base64 }).mfa.encryptionKey).toBe(base64);
+    expect(loadConfig({ JWT_SECRET: secret, MFA_ENCRYPTION_KEY: Buffer.alloc(32, 0xfb).toString('base64url') }).mfa.encryptionKey).toBeDefined();
+    const arn = 'arn:aws:secretsmanager:us-east-1:1:secret:mfa';
+    expect(loadConfig({ JWT_SECRET: secret, MFA_ENCRYPTION_KEY_ARN: arn }).mfa.encryptionKeyArn).toBe(arn);
+    expect(loadConfig({ JWT_SECRET: secret, MFA_ISSUER: 'Acme Files' }).mfa.issuer).toBe('Acme Files');
+  });
+
+  it.each([
+    ['31 bytes of hex', 'ab'.repeat(31)],
+    ['33 bytes of hex', 'ab'.repeat(33)],
+    ['16 bytes of base64', Buffer.alloc(16).toString('base64')],
+    ['a passphrase', 'correct horse battery staple and more words'],
+  ])('refuses %s with one line naming the variable', (_name, value) => {
+    expect(() => loadConfig({ JWT_SECRET: secret, MFA_ENCRYPTION_KEY: value })).toThrow(
+      new ConfigError('Invalid configuration: MFA_ENCRYPTION_KEY must be 32 bytes as 64 hex digits or base64 (try: openssl rand -hex 32)'),
+    );
+  });
+
+  it('refuses the JWT secret as the MFA key', () => {
+    expect(() => loadConfig({ JWT_SECRET: hex, MFA_ENCRYPTION_KEY: hex })).toThrow(/MFA_ENCRYPTION_KEY must be its own key, not JWT_SECRET/);
+  });
+
+  it('refuses an issuer with a colon (it separates issuer and account in the otpauth label)', () => {
+    expect(() => loadConfig({ JWT_SECRET: secret, MFA_ISSUER: 'a:b' })).toThrow(/MFA_ISSUER must not contain a colon/);
+  });
+});

@@ -1,0 +1,92 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { getDb, statement } from '../db/connection';
+import { isoSeconds } from '../time';
+import { CLAIM_RECOVERY_CODE_SQL, CLAIM_TOTP_STEP_SQL } from './store';
+
+/**
+ * Pending MFA logins: a correct password on an account with MFA on yields an opaque
+ * `mfa_token` (256 random bits, base64url), stored only as its SHA-256 with the user, an expiry
+ * and a count of wrong codes. It is worth one token pair, and nothing after
+ * {@link MFA_TOKEN_MAX_FAILURES} wrong codes or {@link MFA_TOKEN_TTL_SECONDS}.
+ */
+
+export const MFA_TOKEN_TTL_SECONDS = 300;
+export const MFA_TOKEN_MAX_FAILURES = 5;
+
+/** What a login with MFA on answers instead of tokens. */
+export interface MfaChallenge {
+  readonly mfa_required: true;
+  readonly mfa_token: string;
+  readonly expires_in: number;
+}
+
+const hashMfaToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+export async function startMfaChallenge(userId: string): Promise<MfaChallenge> {
+  const token = randomBytes(32).toString('base64url');
+  statement(getDb(), 'INSERT INTO mfa_challenges (token_hash, user_id, expires_at) VALUES (?, ?, ?)').run(
+    hashMfaToken(token),
+    userId,
+    nowSeconds() + MFA_TOKEN_TTL_SECONDS,
+  );
+  return { mfa_required: true, mfa_token: token, expires_in: MFA_TOKEN_TTL_SECONDS };
+}
+
+/** The user a live mfa_token belongs to (known, not expired, not dead), or undefined. */
+export async function findMfaChallengeUser(token: string): Promise<string | undefined> {
+  const row = statement(getDb(), 'SELECT user_id FROM mfa_challenges WHERE token_hash = ? AND expires_at > ? AND failures < ?').get(
+    hashMfaToken(token),
+    nowSeconds(),
+    MFA_TOKEN_MAX_FAILURES,
+  ) as { user_id: string } | undefined;
+  return row?.user_id;
+}
+
+/** What proves the second factor: a TOTP code's time step, or a recovery code's hash. */
+export type SecondFactorProof = { readonly kind: 'totp'; readonly step: number } | { readonly kind: 'recovery'; readonly codeHash: string };
+
+/**
+ * Completes an MFA login in one transaction: the code is claimed (a TOTP step newer than the
+ * last one used, or an unused recovery code) and the token used up, or neither happens.
+ * `code_refused`: the code was already used (a replay, a racing request) or is no recovery
+ * code of the user, so nothing changed; `token_dead`: the
+ * token died meanwhile (a racing request), so the claim was rolled back.
+ */
+export async function redeemMfaChallenge(token: string, userId: string, proof: SecondFactorProof): Promise<'redeemed' | 'code_refused' | 'token_dead'> {
+  const db = getDb();
+  const redeem = db.transaction(() => {
+    const claimed =
+      proof.kind === 'totp'
+        ? statement(db, CLAIM_TOTP_STEP_SQL).run(proof.step, userId, proof.step).changes
+        : statement(db, CLAIM_RECOVERY_CODE_SQL).run(isoSeconds(), userId, proof.codeHash).changes;
+    if (claimed !== 1) return 'code_refused' as const;
+    const consumed = statement(db, 'DELETE FROM mfa_challenges WHERE token_hash = ? AND user_id = ? AND expires_at > ? AND failures < ?').run(
+      hashMfaToken(token),
+      userId,
+      nowSeconds(),
+      MFA_TOKEN_MAX_FAILURES,
+    ).changes;
+    if (consumed !== 1) throw new TokenDied();
+    return 'redeemed' as const;
+  });
+  try {
+    return redeem.immediate();
+  } catch (error) {
+    if (error instanceof TokenDied) return 'token_dead';
+    throw error;
+  }
+}
+
+/** Rolls {@link redeemMfaChallenge}'s transaction back. */
+class TokenDied extends Error {}
+
+/** One more wrong code against the token (atomic: racing wrong codes each count). */
+export async function recordMfaChallengeFailure(token: string): Promise<void> {
+  statement(getDb(), 'UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = ?').run(hashMfaToken(token));
+}
+
+/** Deletes expired tokens (dead ones go when they expire); resolves with how many. */
+export async function sweepMfaChallenges(now: Date = new Date()): Promise<number> {
+  return statement(getDb(), 'DELETE FROM mfa_challenges WHERE expires_at <= ?').run(Math.floor(now.getTime() / 1000)).changes;
+}
