@@ -328,5 +328,11 @@ export const routes: readonly Route[] = [
 /** The scheduled sweep of expired direct uploads: not an HTTP route, same needs vocabulary. */
 export const sweepNeeds: RouteNeeds = { db: 'write', s3: ['DeleteObject', 'AbortMultipartUpload'] };
 
+/**
+ * The GuardDuty scan-result function (EventBridge target, `-c scanner=guardduty` only): records
+ * verdicts in the database and deletes infected objects. It never reads an object.
+ */
+export const scanResultNeeds: RouteNeeds = { db: 'write', s3: ['DeleteObject'] };
+
 /** Handler names, once each: one Lambda function per name. */
 export const handlerNames = (): string[] => [...new Set(routes.map((route) => route.handler))];

@@ -60,6 +60,12 @@ export interface StackSettings {
    * API's own URL.
    */
   readonly appUrl: string | undefined;
+  /**
+   * Malware scanning of uploads in AWS (`-c scanner=guardduty`): a GuardDuty Malware Protection
+   * plan on the bucket, its results recorded through EventBridge, reads of unscanned objects
+   * denied by the bucket policy. `none` (default): files are recorded `unscanned`.
+   */
+  readonly scanner: 'none' | 'guardduty';
 }
 
 /** Reads context the way `app.node.tryGetContext` hands it over: strings from `-c`, JSON values from cdk.json. */
@@ -144,6 +150,14 @@ function appUrl(read: ContextReader): string | undefined {
   return raw.replace(/\/+$/, '');
 }
 
+function scanner(read: ContextReader): 'none' | 'guardduty' {
+  const raw = text(read, 'scanner')?.toLowerCase();
+  if (raw === 'clamd') {
+    throw new SettingsError('context scanner=clamd: no clamd runs in AWS; use scanner=guardduty (GuardDuty Malware Protection for S3) or leave it unset');
+  }
+  return oneOf(read, 'scanner', ['none', 'guardduty'] as const) ?? 'none';
+}
+
 const RETENTIONS = Object.values(RetentionDays).filter((value): value is RetentionDays => typeof value === 'number');
 
 /** Validated settings with defaults; throws a one-line {@link SettingsError}. */
@@ -172,5 +186,6 @@ export function readSettings(read: ContextReader): StackSettings {
     alarmEmail: email(read, 'alarmEmail'),
     mailFrom: mailFrom(read),
     appUrl: appUrl(read),
+    scanner: scanner(read),
   };
 }
