@@ -406,11 +406,13 @@ export const routes: readonly Route[] = [
     // Get: the returned download URL; Delete: removing the object again if its row fails.
     needs: { db: 'write', s3: ['PutObject', 'GetObject', 'DeleteObject'], jwt: true },
     docs: {
-      summary: 'Upload one file (multipart field `file`) through the API',
+      summary:
+        'Upload one file (multipart field `file`) through the API. With SCANNER=clamd it is scanned first: 422 "Malware detected" or 503 ' +
+        '"Scanner unavailable" keep nothing; with SCANNER=guardduty it is stored pending and answered with `url: null`',
       tag: 'files',
       request: { multipart: UploadForm },
-      responses: { 200: { description: 'Stored; `url` is a presigned download link', schema: UploadOut } },
-      errors: [400, 401, 413, 415, 422],
+      responses: { 200: { description: 'Stored; `url` is a presigned download link, or null while the scan is pending', schema: UploadOut } },
+      errors: [400, 401, 413, 415, 422, 503],
     },
   },
   {
@@ -434,7 +436,7 @@ export const routes: readonly Route[] = [
     auth: true,
     needs: { db: 'read', s3: ['GetObject'], jwt: true },
     docs: {
-      summary: 'One file with a fresh presigned download URL',
+      summary: 'One file with a fresh presigned download URL (`url: null` while its scan_status is pending or infected)',
       tag: 'files',
       responses: { 200: { description: 'The file', schema: FileWithUrlOut } },
       errors: [401, 404],
@@ -456,7 +458,8 @@ export const routes: readonly Route[] = [
     // Put: the presigned PUT, multipart creation and part URLs; Abort: a plan refused after creation.
     needs: { db: 'write', s3: ['PutObject', 'AbortMultipartUpload'], jwt: true },
     docs: {
-      summary: 'Plan a direct upload to storage: a presigned PUT, or presigned multipart parts for large files',
+      summary:
+        'Plan a direct upload to storage: a presigned PUT, or presigned multipart parts for large files (with SCANNER=clamd, 413 above SCAN_MAX_BYTES)',
       tag: 'files',
       request: { json: UploadPlanBody },
       responses: { 201: { description: 'What to send where', schema: UploadPlanOut } },
@@ -473,11 +476,13 @@ export const routes: readonly Route[] = [
     // answers 403, not 404, for "nothing uploaded yet" (a 409 for the client).
     needs: { db: 'write', s3: ['PutObject', 'GetObject', 'DeleteObject', 'ListBucket'], jwt: true },
     docs: {
-      summary: 'Verify a direct upload (size, type) and store it; idempotent',
+      summary:
+        'Verify a direct upload (size, type; with SCANNER=clamd a malware scan) and store it; idempotent. Infected: 422 "Malware detected", ' +
+        'plan and object deleted; 503 "Scanner unavailable": the plan stays, retry later',
       tag: 'files',
       request: { json: CompleteUploadBody, optional: true },
       responses: { 200: { description: 'Stored', schema: CompletedUploadOut } },
-      errors: [400, 401, 404, 409, 410, 415, 422],
+      errors: [400, 401, 404, 409, 410, 413, 415, 422, 503],
     },
   },
   {
@@ -517,6 +522,12 @@ export const routes: readonly Route[] = [
 
 /** The scheduled sweep of expired direct uploads: not an HTTP route, same needs vocabulary. */
 export const sweepNeeds: RouteNeeds = { db: 'write', s3: ['DeleteObject', 'AbortMultipartUpload'] };
+
+/**
+ * The GuardDuty scan-result function (EventBridge target, `-c scanner=guardduty` only): records
+ * verdicts in the database and deletes infected objects. It never reads an object.
+ */
+export const scanResultNeeds: RouteNeeds = { db: 'write', s3: ['DeleteObject'] };
 
 /** Handler names, once each: one Lambda function per name. */
 export const handlerNames = (): string[] => [...new Set(routes.map((route) => route.handler))];

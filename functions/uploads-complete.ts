@@ -6,11 +6,11 @@ import { httpHandler } from '../lib/http/handler';
 import { ok } from '../lib/http/response';
 import { CompleteUploadBody } from '../lib/schemas';
 
-/** POST /uploads/{id}/complete: verify what arrived (size, type) and make it a stored file. */
+/** POST /uploads/{id}/complete: verify what arrived (size, type, malware scan) and make it a stored file. */
 export const handler = httpHandler(
   { auth: bearerAuth, body: jsonBody(CompleteUploadBody, { optional: true }) },
   async ({ user, event, body, origin }) => {
-    const stored = await completeUpload(user.id, event.pathParameters?.id ?? '', body.parts);
+    const stored = await completeUpload(user.id, event.pathParameters?.id ?? '', body.parts, origin);
     // Completion is idempotent: a client's retry of a finished completion records it again.
     await recordAuditEvent(
       { type: 'file.uploaded', userId: user.id, details: { file_id: stored.id, filename: stored.filename, size: stored.size, direct: true } },

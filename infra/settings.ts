@@ -65,6 +65,12 @@ export interface StackSettings {
    * default `optional`); always `off` without `mailFrom`, since no link could be sent.
    */
   readonly emailVerification: 'off' | 'optional' | 'required';
+  /**
+   * Malware scanning of uploads in AWS (`-c scanner=guardduty`): a GuardDuty Malware Protection
+   * plan on the bucket, its results recorded through EventBridge, reads of unscanned objects
+   * denied by the bucket policy. `none` (default): files are recorded `unscanned`.
+   */
+  readonly scanner: 'none' | 'guardduty';
 }
 
 /** Reads context the way `app.node.tryGetContext` hands it over: strings from `-c`, JSON values from cdk.json. */
@@ -149,6 +155,14 @@ function appUrl(read: ContextReader): string | undefined {
   return raw.replace(/\/+$/, '');
 }
 
+function scanner(read: ContextReader): 'none' | 'guardduty' {
+  const raw = text(read, 'scanner')?.toLowerCase();
+  if (raw === 'clamd') {
+    throw new SettingsError('context scanner=clamd: no clamd runs in AWS; use scanner=guardduty (GuardDuty Malware Protection for S3) or leave it unset');
+  }
+  return oneOf(read, 'scanner', ['none', 'guardduty'] as const) ?? 'none';
+}
+
 const RETENTIONS = Object.values(RetentionDays).filter((value): value is RetentionDays => typeof value === 'number');
 
 /** Validated settings with defaults; throws a one-line {@link SettingsError}. */
@@ -178,5 +192,6 @@ export function readSettings(read: ContextReader): StackSettings {
     mailFrom: mailFrom(read),
     appUrl: appUrl(read),
     emailVerification: mailFrom(read) === undefined ? 'off' : (oneOf(read, 'emailVerification', ['off', 'optional', 'required'] as const) ?? 'optional'),
+    scanner: scanner(read),
   };
 }

@@ -8,10 +8,11 @@ import { Queue, QueueEncryption, type CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import type { CfnSecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import { routes, sweepNeeds, type Route, type RouteNeeds } from '../functions/routes';
+import { routes, scanResultNeeds, sweepNeeds, type Route, type RouteNeeds } from '../functions/routes';
 import { acknowledgeWildcardGrants, ApiFunction, FUNCTION_ARCHITECTURE } from './constructs/api-function';
 import { Database, DATABASE_URL } from './constructs/database';
 import { Mail } from './constructs/mail';
+import { MalwareProtection } from './constructs/malware-protection';
 import { DriverLayer } from './constructs/driver-layer';
 import { PublicApi } from './constructs/http-api';
 import { Monitoring } from './constructs/monitoring';
@@ -173,6 +174,8 @@ export class SecureUploadStack extends Stack {
           // One value for the whole deployment: login enforces what register promised.
           ...(needs.db ? { DATABASE_URL, SQLITE_JOURNAL_MODE: 'DELETE', EMAIL_VERIFICATION: settings.emailVerification } : {}),
           ...(needs.s3 ? { S3_BUCKET: storage.bucket.bucketName, S3_REGION: this.region } : {}),
+          // Only the functions that store files ask the scanner; the others serve by scan_status.
+          ...(settings.scanner === 'guardduty' && needs.s3?.includes('PutObject') ? { SCANNER: 'guardduty' } : {}),
           ...(needs.mail && mail ? { MAIL_TRANSPORT: 'ses', MAIL_FROM: settings.mailFrom ?? '', MAIL_QUEUE_URL: mail.queue.queueUrl } : {}),
           ...(needs.mail && settings.appUrl ? { APP_URL: settings.appUrl } : {}),
           ...(needs.mfaKey ? { MFA_ENCRYPTION_KEY_ARN: mfaKey.secretArn } : {}),
@@ -255,6 +258,8 @@ export class SecureUploadStack extends Stack {
       targets: [new LambdaFunction(sweep, { retryAttempts: 2, maxEventAge: Duration.hours(1), deadLetterQueue: sweepDeadLetters })],
     });
 
+    const malware = settings.scanner === 'guardduty' ? this.malwareProtection(storage, network, database, driver, jwtSecret, settings) : undefined;
+
     const api = new PublicApi(this, 'Http', {
       name: `secure-upload-api-${settings.stage}`,
       routes: table.map((route) => ({
@@ -285,6 +290,7 @@ export class SecureUploadStack extends Stack {
       functions: [...this.functions].map(([name, fn]) => ({ name, fn })),
       sweeper: { fn: sweep, rule: sweepSchedule, deadLetterQueue: sweepDeadLetters },
       ...(mail ? { mailer: { fn: mail.mailer, deadLetterQueue: mail.deadLetterQueue } } : {}),
+      ...(malware ? { scanResults: { fn: malware.fn, deadLetterQueue: malware.protection.deadLetterQueue } } : {}),
       fileSystem: database.fileSystem,
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
     });
@@ -295,6 +301,49 @@ export class SecureUploadStack extends Stack {
     new CfnOutput(this, 'MfaEncryptionKeyArn', { value: mfaKey.secretArn, description: 'Key sealing TOTP secrets (never the JWT secret; losing it disables MFA logins)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn, description: 'Alarm notifications (subscribe with -c alarmEmail=... or in the SNS console)' });
     new CfnOutput(this, 'FileSystemId', { value: database.fileSystem.fileSystemId, description: 'EFS file system holding the SQLite database' });
+  }
+
+  /**
+   * `-c scanner=guardduty`: the scan-result function (EventBridge target, in the VPC for the
+   * database) and GuardDuty Malware Protection on the bucket. The only role excepted from the
+   * bucket's read deny is uploads-complete's, which verifies what was just uploaded.
+   */
+  private malwareProtection(
+    storage: Storage,
+    network: Network,
+    database: Database,
+    driver: DriverLayer,
+    jwtSecret: Secret,
+    settings: StackSettings,
+  ): { fn: ApiFunction; protection: MalwareProtection } {
+    const fn = new ApiFunction(this, 'ScanResult', {
+      handlerName: 'scan-result',
+      description: 'EventBridge: record GuardDuty malware scan results on files, delete infected objects',
+      driverLayer: driver.layer,
+      tracing: settings.tracing,
+      logRetention: settings.logRetention,
+      logRemovalPolicy: settings.removalPolicy,
+      memorySize: 512,
+      timeout: Duration.seconds(30),
+      environment: {
+        JWT_SECRET_ARN: jwtSecret.secretArn, // required by lib/config.ts; the secret itself is not granted
+        DATABASE_URL,
+        SQLITE_JOURNAL_MODE: 'DELETE',
+        S3_BUCKET: storage.bucket.bucketName,
+        S3_REGION: this.region,
+      },
+      vpc: network.vpc,
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [network.functionSecurityGroup],
+      filesystem: database.mountFor(),
+    });
+    fn.node.addDependency(network.s3Endpoint); // it reads no secret
+    acknowledgeFunctionFindings(fn, true, settings.tracing);
+    if (scanResultNeeds.s3) storage.grant(fn, scanResultNeeds.s3);
+    const verifier = this.requireFunction('uploads-complete').role;
+    if (!verifier) throw new Error('uploads-complete has no role');
+    const protection = new MalwareProtection(this, 'MalwareProtection', { bucket: storage.bucket, resultFunction: fn, unscannedReaders: [verifier] });
+    return { fn, protection };
   }
 
   private requireFunction(handler: string): ApiFunction {

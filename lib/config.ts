@@ -49,6 +49,12 @@ export interface Config {
     readonly backend: ScannerBackend;
     /** Used only with backend `clamd`. */
     readonly clamd: { readonly host: string; readonly port: number; readonly timeoutMs: number };
+    /**
+     * With backend `clamd`: the largest file the API accepts, on either upload path, because it
+     * is scanned inline (clamd's `StreamMaxLength` must be at least this). Larger plans are
+     * refused up front (413), before anyone uploads bytes that could never be scanned.
+     */
+    readonly maxBytes: number;
   };
   /**
    * Base of the links people get (mails, share URLs). Locally the local API's URL; in AWS only
@@ -232,6 +238,8 @@ const envSchema = z.object({
   // The whole scan, connect to verdict. Below the S3 functions' 20 s timeout, so a stuck clamd
   // answers 503 "Scanner unavailable" instead of the function being killed mid-request.
   CLAMD_TIMEOUT_MS: z._default(int(100, 900_000), 10_000),
+  // clamd's own default StreamMaxLength (100M); keep the two equal.
+  SCAN_MAX_BYTES: z._default(int(1, 5 * 1024 ** 4), 100 * 1024 ** 2),
   APP_URL: z.optional(url),
   MAIL_TRANSPORT: z.optional(z.pipe(z.string().check(z.trim(), z.toLowerCase()), z.enum(['outbox', 'smtp', 'ses', 'off']))),
   MAIL_FROM: z.optional(
@@ -314,6 +322,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (inLambda && (mailTransport === 'outbox' || mailTransport === 'smtp')) {
     throw new ConfigError(`Invalid configuration: MAIL_TRANSPORT=${mailTransport} does not work in Lambda (no mail folder, no route out of the VPC); use ses (-c mailFrom=) or off`);
   }
+  if (e.SCANNER === 'guardduty' && !inLambda) {
+    // GuardDuty scans the AWS bucket and answers through EventBridge: nothing would ever record
+    // a verdict here, so every file would stay pending (never servable). Say so at start-up.
+    throw new ConfigError('Invalid configuration: SCANNER=guardduty works only in AWS Lambda (cdk deploy -c scanner=guardduty); locally use SCANNER=clamd or none');
+  }
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together');
   }
@@ -362,6 +375,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     scanner: {
       backend: e.SCANNER,
       clamd: { host: e.CLAMD_HOST, port: e.CLAMD_PORT, timeoutMs: e.CLAMD_TIMEOUT_MS },
+      maxBytes: e.SCAN_MAX_BYTES,
     },
     appUrl: e.APP_URL ?? (production ? undefined : `http://${hostForUrl(e.HOST)}:${e.PORT}`),
     mail: {

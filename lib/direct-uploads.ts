@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -27,6 +28,11 @@ import {
 } from './files';
 import { HttpError } from './http/errors';
 import { logger } from './logger';
+import type { RequestOrigin } from './request-origin';
+import { assertScannable, malwareDetected, plannedScanStatus, scanOrFail, storedScanStatus } from './scan/gate';
+import { getScanner } from './scan/get-scanner';
+import type { ScanStatus } from './scan/scanner';
+import { isServable } from './scan/servable';
 import { displayFilename, objectKey, stagingKey } from './storage/keys';
 import { presignDownload } from './storage/presign';
 import { MAX_PARTS, MIN_PART_SIZE, MiB } from './storage/limits';
@@ -57,10 +63,12 @@ export interface CompletedUpload {
   readonly id: string;
   readonly filename: string;
   readonly key: string;
-  readonly url: string;
+  /** Null while the file may not be served (pending a GuardDuty verdict, or infected). */
+  readonly url: string | null;
   readonly status: 'uploaded';
   readonly size: number;
   readonly content_type: string;
+  readonly scan_status: ScanStatus;
 }
 
 /** Part size for a multipart upload: whole MiB, at least 8 MiB, at most MAX_PARTS parts. */
@@ -75,17 +83,22 @@ export function partSizeFor(size: number): number {
  * always over S3's 5 GiB PUT limit) get an S3 multipart upload with a presigned URL per part,
  * each signed for its exact length. The file is reserved under the quota until it completes
  * or the plan expires.
+ *
+ * With clamd, completion scans the whole object inline, so a size above `SCAN_MAX_BYTES` is
+ * refused here (413), before the client sends bytes that could never be scanned, stored or served.
  */
 export async function planUpload(ownerId: string, request: UploadPlanRequest): Promise<UploadPlan> {
   const config = getConfig();
   const filename = displayFilename(request.filename);
   const contentType = normalizeContentType(request.content_type);
   assertDeclaredTypeAllowed(contentType);
+  const scanner = getScanner();
+  assertScannable(scanner, request.size);
   const id = randomUUID();
   const key = objectKey(ownerId, id, filename);
   const expiresIn = config.presignedUrlExpireSeconds;
   const expiresAt = new Date(Date.now() + expiresIn * 1000 + COMPLETE_GRACE_MS);
-  const file = { id, ownerId, key, filename, size: request.size, contentType };
+  const file = { id, ownerId, key, filename, size: request.size, contentType, scanStatus: plannedScanStatus(scanner.backend) };
   const bucket = config.s3.bucket;
 
   if (request.size <= config.multipartThresholdBytes) {
@@ -134,6 +147,7 @@ interface PendingRow {
   status: 'pending' | 'stored';
   upload_id: string | null;
   expires_at: string | null;
+  scan_status: ScanStatus;
 }
 
 /** S3's answers for a completion whose part list does not match what was uploaded. */
@@ -159,11 +173,18 @@ const COMPLETION_POLL_MS = 50;
  * A single PUT lands on a staging key and is copied to the real key before it is verified, so
  * its still-valid URL can neither swap the bytes under the checks nor overwrite the stored file
  * later. A multipart upload is completed in place: once completed, its part URLs are dead.
+ *
+ * With clamd the verified object (at the real key) is streamed from storage to clamd, never
+ * held in memory: infected is 422 with the object and plan deleted (audit `file.infected`); an
+ * unreachable scanner is 503 and the plan stays pending, so a retry completes it; too large to
+ * scan (clamd's `StreamMaxLength` below `SCAN_MAX_BYTES`) is 413 with object and plan deleted,
+ * since the same bytes can never pass and a pending plan would only hold quota until it expired.
  */
 export async function completeUpload(
   ownerId: string,
   id: string,
   parts: ReadonlyArray<{ part_number: number; etag: string }> | undefined,
+  origin: RequestOrigin,
 ): Promise<CompletedUpload> {
   const giveUpAt = Date.now() + COMPLETION_WAIT_MS;
   for (;;) {
@@ -175,7 +196,7 @@ export async function completeUpload(
     const claim = claimCompletion(row.id, new Date(Date.now() + COMPLETION_CLAIM_MS));
     if (claim) {
       try {
-        return await completeClaimed(ownerId, row, claim, parts);
+        return await completeClaimed(ownerId, row, claim, parts, origin);
       } finally {
         releaseCompletion(row.id, claim); // a no-op once stored or deleted
       }
@@ -193,8 +214,10 @@ async function completeClaimed(
   row: PendingRow,
   claim: string,
   parts: ReadonlyArray<{ part_number: number; etag: string }> | undefined,
+  origin: RequestOrigin,
 ): Promise<CompletedUpload> {
   const bucket = getConfig().s3.bucket;
+  const scanner = getScanner();
   const landed = row.upload_id ? row.key : stagingKey(row.key);
 
   if (row.upload_id) {
@@ -263,16 +286,34 @@ async function completeClaimed(
     if (!(error instanceof HttpError)) throw error;
     return reject(error);
   }
+  if (scanner.backend === 'clamd') {
+    let verdict;
+    try {
+      verdict = await scanOrFail(scanner, await readObject(row.key));
+    } catch (error) {
+      // 503 (unavailable) leaves everything in place for a retry; 413 can never pass: refused.
+      if (error instanceof HttpError && error.status === 413) return reject(error);
+      throw error;
+    }
+    if (verdict.status === 'infected') {
+      return reject(await malwareDetected(verdict.signature, { ownerId, fileId: row.id, filename: row.filename, size: row.size, direct: true }, origin));
+    }
+  }
   // A declared application/octet-stream is stored as what its bytes are: the object says so too.
   // Single PUTs only: CopyObject stops at 5 GiB, and a multipart object may be larger (its
   // object keeps the declared type; downloads are attachments either way).
   if (contentType !== row.content_type && !row.upload_id) await copyObject(row.key, row.key, contentType, ownerId, row.id);
-  if (!markStored(row.id, row.size, contentType, claim)) return settled(ownerId, row.id, row.key);
+  if (!markStored(row.id, row.size, contentType, storedScanStatus(scanner.backend), claim)) return settled(ownerId, row.id, row.key);
   if (landed !== row.key) await deleteObject(landed);
-  return completed({ ...row, content_type: contentType });
+  // Re-read: with GuardDuty a verdict may already have arrived (markStored keeps it).
+  return completed(ownedUploadRow(ownerId, row.id) ?? { ...row, content_type: contentType });
 }
 
-/** Server-side copy (to itself: a metadata update) with the file's type and ownership metadata. */
+/**
+ * Server-side copy (to itself: a metadata update) with the file's type and ownership metadata.
+ * Tags are not copied (`TaggingDirective: REPLACE` with none): a GuardDuty verdict tag belongs
+ * to the object it scanned, and the copy is a new object that GuardDuty scans (and tags) itself.
+ */
 async function copyObject(from: string, to: string, contentType: string, ownerId: string, fileId: string): Promise<void> {
   const bucket = getConfig().s3.bucket;
   await getS3().send(
@@ -283,6 +324,7 @@ async function copyObject(from: string, to: string, contentType: string, ownerId
       ContentType: contentType,
       MetadataDirective: 'REPLACE',
       Metadata: { 'owner-id': ownerId, 'file-id': fileId },
+      TaggingDirective: 'REPLACE',
     }),
   );
 }
@@ -398,7 +440,7 @@ export async function removeOwnerObjects(objects: readonly OwnedObject[]): Promi
 function ownedUploadRow(ownerId: string, id: string): PendingRow | undefined {
   return statement(
     getDb(),
-    'SELECT id, key, filename, size, content_type, status, upload_id, expires_at FROM files WHERE id = ? AND owner_id = ?',
+    'SELECT id, key, filename, size, content_type, status, upload_id, expires_at, scan_status FROM files WHERE id = ? AND owner_id = ?',
   ).get(id, ownerId) as PendingRow | undefined;
 }
 
@@ -409,16 +451,24 @@ function findOwnedUpload(ownerId: string, id: string): PendingRow {
   return row;
 }
 
-async function completed(row: Pick<PendingRow, 'id' | 'key' | 'filename' | 'size' | 'content_type'>): Promise<CompletedUpload> {
+async function completed(row: Pick<PendingRow, 'id' | 'key' | 'filename' | 'size' | 'content_type' | 'scan_status'>): Promise<CompletedUpload> {
   return {
     id: row.id,
     filename: row.filename,
     key: row.key,
-    url: await presignDownload(row.key, row.filename),
+    url: isServable(row) ? await presignDownload(row.key, row.filename) : null,
     status: 'uploaded',
     size: row.size,
     content_type: row.content_type,
+    scan_status: row.scan_status,
   };
+}
+
+/** The whole object as a Node stream (for the scanner, which reads it with backpressure). */
+async function readObject(key: string): Promise<Readable> {
+  const object = await getS3().send(new GetObjectCommand({ Bucket: getConfig().s3.bucket, Key: key }));
+  if (object.Body instanceof Readable) return object.Body;
+  throw new Error('GetObject returned no Node stream');
 }
 
 async function readHead(key: string): Promise<Uint8Array> {

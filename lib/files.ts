@@ -6,6 +6,11 @@ import { assertAllowedType, normalizeContentType, SNIFF_BYTES, verifyContentType
 import { getDb, statement } from './db/connection';
 import { HttpError } from './http/errors';
 import { logger } from './logger';
+import type { RequestOrigin } from './request-origin';
+import { assertScannable, malwareDetected, scanOrFail, storedScanStatus } from './scan/gate';
+import { getScanner } from './scan/get-scanner';
+import type { ScanStatus } from './scan/scanner';
+import { isServable } from './scan/servable';
 import { displayFilename, objectKey } from './storage/keys';
 import { presignDownload } from './storage/presign';
 import { getS3 } from './storage/s3';
@@ -19,6 +24,8 @@ export interface FileRecord {
   readonly size: number;
   readonly content_type: string;
   readonly created_at: string;
+  /** Only `clean` and `unscanned` files are ever served (see {@link isServable}). */
+  readonly scan_status: ScanStatus;
 }
 
 export interface IncomingFile {
@@ -27,13 +34,17 @@ export interface IncomingFile {
   readonly content: Buffer;
 }
 
-/** The seed's upload response, plus the file's `id` in the `files` table. */
+/**
+ * The seed's upload response, plus the file's `id` in the `files` table and its scan status.
+ * `url` is null while the file may not be served (GuardDuty has not answered yet).
+ */
 export interface UploadResult {
   readonly id: string;
   readonly filename: string;
   readonly key: string;
-  readonly url: string;
+  readonly url: string | null;
   readonly status: 'uploaded';
+  readonly scan_status: ScanStatus;
 }
 
 export interface NewFile {
@@ -43,16 +54,19 @@ export interface NewFile {
   readonly filename: string;
   readonly size: number;
   readonly contentType: string;
+  /** What the row starts with: see `storedScanStatus` and `plannedScanStatus` (lib/scan/gate.ts). */
+  readonly scanStatus: ScanStatus;
 }
 
-const RECORD_COLUMNS = 'id, filename, key, size, content_type, created_at';
+const RECORD_COLUMNS = 'id, filename, key, size, content_type, created_at, scan_status';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const fileNotFound = () => new HttpError(404, 'No such file');
 
 /**
  * 413 naming the quota if `size` more bytes would take the owner past `USER_QUOTA_BYTES`
- * (0 = unlimited). Stored files and unexpired pending uploads count, and so does each staging
+ * (0 = unlimited). Stored files (except infected ones: their object is deleted, the row only
+ * tells the owner what happened) and unexpired pending uploads count, and so does each staging
  * key whose PUT URL is still valid after its file's row is gone (a refused plan, a deleted
  * file): the URL can still write it, and otherwise every refusal or delete would free quota
  * that the URL fills again outside it.
@@ -63,7 +77,7 @@ export function assertWithinQuota(ownerId: string, size: number): void {
   const now = isoSeconds();
   const { used } = statement(
     getDb(),
-    `SELECT (SELECT COALESCE(SUM(size), 0) FROM files WHERE owner_id = ? AND (status = 'stored' OR expires_at > ?))
+    `SELECT (SELECT COALESCE(SUM(size), 0) FROM files WHERE owner_id = ? AND ((status = 'stored' AND scan_status <> 'infected') OR expires_at > ?))
           + (SELECT COALESCE(SUM(size), 0) FROM staging_leftovers AS leftover
               WHERE owner_id = ? AND sweep_after > ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = leftover.file_id)) AS used`,
   ).get(ownerId, now, ownerId, now) as { used: number };
@@ -98,8 +112,8 @@ export function reservePendingFile(
     }
     statement(
       db,
-      `INSERT INTO files (id, owner_id, key, filename, size, content_type, created_at, status, upload_id, part_size, expires_at, list_seq)
-        VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, (SELECT COALESCE(MAX(list_seq), 0) + 1 FROM files WHERE owner_id = ?))`,
+      `INSERT INTO files (id, owner_id, key, filename, size, content_type, created_at, status, upload_id, part_size, expires_at, scan_status, list_seq)
+        VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, (SELECT COALESCE(MAX(list_seq), 0) + 1 FROM files WHERE owner_id = ?))`,
     ).run(
       file.id,
       file.ownerId,
@@ -111,6 +125,7 @@ export function reservePendingFile(
       multipart?.uploadId ?? null,
       multipart?.partSize ?? null,
       isoSeconds(expiresAt),
+      file.scanStatus,
       file.ownerId,
     );
   }).immediate();
@@ -138,19 +153,23 @@ export function releaseCompletion(id: string, token: string): void {
 }
 
 /**
- * Turns a pending file into a stored one. False if it is no longer pending and unexpired, or
- * no longer held by `claim` (a direct upload's completion claim; none for `POST /upload`): a
- * completion that took over a lapsed claim stored it, or the sweep claimed it; the caller
- * decides which.
+ * Turns a pending file into a stored one with `scanStatus`. False if it is no longer pending
+ * and unexpired, or no longer held by `claim` (a direct upload's completion claim; none for
+ * `POST /upload`): a completion that took over a lapsed claim stored it, or the sweep claimed
+ * it; the caller decides which.
+ *
+ * `pending` (GuardDuty) keeps a verdict that already arrived: GuardDuty scans the object as soon
+ * as it lands, and its EventBridge result may beat this update.
  */
-export function markStored(id: string, size: number, contentType: string, claim: string | null = null): boolean {
+export function markStored(id: string, size: number, contentType: string, scanStatus: Exclude<ScanStatus, 'infected'>, claim: string | null = null): boolean {
   return (
     statement(
       getDb(),
       `UPDATE files SET status = 'stored', size = ?, content_type = ?, expires_at = NULL, upload_id = NULL,
-          completion_token = NULL, completion_until = NULL
+          completion_token = NULL, completion_until = NULL,
+          scan_status = CASE WHEN ? = 'pending' AND scan_status IN ('clean', 'infected') THEN scan_status ELSE ? END
         WHERE id = ? AND status = 'pending' AND expires_at > ? AND completion_token IS ?`,
-    ).run(size, contentType, id, isoSeconds(), claim).changes === 1
+    ).run(size, contentType, scanStatus, scanStatus, id, isoSeconds(), claim).changes === 1
   );
 }
 
@@ -168,11 +187,13 @@ export async function deleteObject(key: string): Promise<void> {
 
 /**
  * Stores one file that came through the API (`POST /upload`): checks its type against the
- * allow-list and its bytes, reserves it under the quota, writes the object under a fresh
- * per-upload key, then marks it stored. If anything fails after the reservation, the object
- * and the row are removed again, so storage never holds an object the API does not know.
+ * allow-list and its bytes, scans it (clamd: before anything is stored, so an infected file or
+ * a scanner outage keeps nothing), reserves it under the quota, writes the object under a
+ * fresh per-upload key, then marks it stored. If anything fails after the reservation, the
+ * object and the row are removed again, so storage never holds an object the API does not know.
+ * With GuardDuty the file is stored `pending` and answered without a URL.
  */
-export async function storeUpload(ownerId: string, file: IncomingFile): Promise<UploadResult> {
+export async function storeUpload(ownerId: string, file: IncomingFile, origin: RequestOrigin): Promise<UploadResult> {
   const config = getConfig();
   const filename = displayFilename(file.filename);
   const declared = normalizeContentType(file.contentType, '/file');
@@ -183,10 +204,18 @@ export async function storeUpload(ownerId: string, file: IncomingFile): Promise<
   const id = randomUUID();
   const key = objectKey(ownerId, id, filename);
   const size = file.content.length;
-  reservePendingFile({ id, ownerId, key, filename, size, contentType }, new Date(Date.now() + 15 * 60_000));
+  const scanner = getScanner();
+  const scanStatus = storedScanStatus(scanner.backend);
+  if (scanner.backend === 'clamd') {
+    assertScannable(scanner, size);
+    assertWithinQuota(ownerId, size); // no scan for a file the quota refuses anyway; reserve re-checks
+    const verdict = await scanOrFail(scanner, file.content);
+    if (verdict.status === 'infected') throw await malwareDetected(verdict.signature, { ownerId, fileId: id, filename, size }, origin);
+  }
+  reservePendingFile({ id, ownerId, key, filename, size, contentType, scanStatus }, new Date(Date.now() + 15 * 60_000));
   // Signing is pure CPU: done while the PUT waits on the network, and handed out only once
   // the object is stored. Its failure is dealt with where it is awaited, not as unhandled.
-  const url = presignDownload(key, filename);
+  const url = isServable({ scan_status: scanStatus }) ? presignDownload(key, filename) : Promise.resolve(null);
   url.catch(() => undefined);
   try {
     await getS3().send(
@@ -199,13 +228,13 @@ export async function storeUpload(ownerId: string, file: IncomingFile): Promise<
         Metadata: { 'owner-id': ownerId, 'file-id': id },
       }),
     );
-    if (!markStored(id, size, contentType)) throw new Error('The reservation of an upload in progress disappeared');
+    if (!markStored(id, size, contentType, scanStatus)) throw new Error('The reservation of an upload in progress disappeared');
   } catch (error) {
     await deleteObject(key).catch((cleanup: unknown) => logger.error('Could not remove orphaned object', { key, error: cleanup as Error }));
     forgetPendingFile(id);
     throw error;
   }
-  return { id, filename, key, url: await url, status: 'uploaded' };
+  return { id, filename, key, url: await url, status: 'uploaded', scan_status: scanStatus };
 }
 
 /** One page of the owner's stored files, newest first. */
@@ -249,9 +278,13 @@ export function getOwnedFile(ownerId: string, id: string): FileRecord {
   return row;
 }
 
-export async function getFileWithUrl(ownerId: string, id: string): Promise<FileRecord & { url: string }> {
+/**
+ * The owner's file with a fresh download URL, or `url: null` while it may not be served
+ * (pending a GuardDuty verdict, or infected): still a 200, so a client can poll for the verdict.
+ */
+export async function getFileWithUrl(ownerId: string, id: string): Promise<FileRecord & { url: string | null }> {
   const file = getOwnedFile(ownerId, id);
-  return { ...file, url: await presignDownload(file.key, file.filename) };
+  return { ...file, url: isServable(file) ? await presignDownload(file.key, file.filename) : null };
 }
 
 /** Removes the object, then the row (a failed delete leaves the file listed, to retry); resolves with what was deleted. */

@@ -86,13 +86,24 @@ export const SessionListOut = withMeta(z.object({ sessions: z.array(SessionOut) 
   description: 'live sessions, newest first (at most 1000)',
 });
 
+export const ScanStatusOut = withMeta(z.enum(['clean', 'pending', 'infected', 'unscanned']), {
+  id: 'ScanStatus',
+  description:
+    'clean: a malware scanner found nothing; pending: GuardDuty (SCANNER=guardduty) has not answered yet; infected: GuardDuty found a threat ' +
+    'after the file was stored (its object is deleted); unscanned: stored with SCANNER=none. Only clean and unscanned files are ever served.',
+});
+
+const downloadUrl = (description: string) =>
+  withMeta(z.nullable(z.string()), { description: `${description}; null while the file may not be served (scan_status pending or infected)` });
+
 export const UploadOut = withMeta(
   z.object({
     id: withMeta(z.uuid(), { description: 'the file id in the files table' }),
     filename: withMeta(z.string(), { example: 'document.pdf' }),
     key: withMeta(z.string(), { description: 'storage key; opaque to clients' }),
-    url: withMeta(z.string(), { description: 'presigned download URL (attachment), valid PRESIGNED_URL_EXPIRE_SECONDS' }),
+    url: downloadUrl('presigned download URL (attachment), valid PRESIGNED_URL_EXPIRE_SECONDS'),
     status: z.literal('uploaded'),
+    scan_status: ScanStatusOut,
   }),
   { id: 'Upload' },
 );
@@ -109,12 +120,13 @@ const fileFields = {
   size: withMeta(int(), { description: 'bytes' }),
   content_type: withMeta(z.string(), { example: 'application/pdf' }),
   created_at: withMeta(z.string(), { example: '2024-01-15T10:30:00Z' }),
+  scan_status: ScanStatusOut,
 };
 
 export const FileOut = withMeta(z.object(fileFields), { id: 'File' });
 
 export const FileWithUrlOut = withMeta(
-  z.object({ ...fileFields, url: withMeta(z.string(), { description: 'fresh presigned download URL (attachment)' }) }),
+  z.object({ ...fileFields, url: downloadUrl('fresh presigned download URL (attachment)') }),
   { id: 'FileWithUrl' },
 );
 

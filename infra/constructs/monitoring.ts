@@ -39,6 +39,8 @@ export interface MonitoringProps {
   readonly fileSystem: IFileSystem;
   /** With mail: the mailer function and the queue where mail it could not send ends up. */
   readonly mailer?: { readonly fn: IFunction; readonly deadLetterQueue: IQueue };
+  /** With GuardDuty: the scan-result function and the queue of results it could not record. */
+  readonly scanResults?: { readonly fn: IFunction; readonly deadLetterQueue: IQueue };
   /** Subscribed to the topic when given (AWS mails a confirmation link first). */
   readonly alarmEmail?: string;
 }
@@ -217,6 +219,30 @@ export class Monitoring extends Construct {
       notify(
         props.mailer.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this, 'MailerErrors', {
           alarmDescription: 'The mailer function failed (exception, timeout or init crash) in 2 of the last 3 five-minute windows.',
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 2,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+
+    if (props.scanResults) {
+      // A verdict that was never recorded leaves a file pending (never served) or, worse, an
+      // infected object whose row still says pending: look at each one.
+      notify(
+        props.scanResults.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }).createAlarm(this, 'ScanResultDeadLetters', {
+          alarmDescription: 'GuardDuty scan results the scan-result function could not record wait in its dead-letter queue (kept 14 days); replay them.',
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.IGNORE,
+        }),
+      );
+      notify(
+        props.scanResults.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this, 'ScanResultErrors', {
+          alarmDescription: 'The scan-result function failed (exception, timeout or init crash) in 2 of the last 3 five-minute windows.',
           threshold: 1,
           comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           evaluationPeriods: 3,

@@ -228,6 +228,18 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX mfa_challenges_expiry ON mfa_challenges(expires_at);
     `,
   },
+  {
+    version: 9,
+    name: 'scan status of every file (scan gate)',
+    sql: `
+      -- 'clean': a scanner found nothing; 'pending': GuardDuty has not answered yet (or an inline
+      -- scan has not run: a planned direct upload); 'infected': GuardDuty found a threat after
+      -- the file was stored (its object is deleted); 'unscanned': stored with SCANNER=none. Files
+      -- stored before the scan gate were never scanned. Only 'clean' and 'unscanned' are served.
+      ALTER TABLE files ADD COLUMN scan_status TEXT NOT NULL DEFAULT 'unscanned'
+        CHECK (scan_status IN ('clean', 'pending', 'infected', 'unscanned'));
+    `,
+  },
 ];
 
 /**

@@ -169,6 +169,7 @@ describe('npm start, then the seed README flow over HTTP', () => {
       key: expect.stringMatching(new RegExp(`^${user.id}/.+document\\.pdf$`)),
       url: expect.stringMatching(/^http:\/\//),
       status: 'uploaded',
+      scan_status: 'unscanned', // the seed's fields, plus the scan gate's (SCANNER=none here)
     });
   });
 

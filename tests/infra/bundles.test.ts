@@ -298,6 +298,7 @@ describe('the synthesized bundles on Node 22, as Lambda runs them', () => {
         key: expect.stringMatching(new RegExp(`^${user.id}/.+document\\.pdf$`)),
         url: inBucket,
         status: 'uploaded',
+        scan_status: 'unscanned',
       });
       const download = await fetch(answer.body.url);
       expect(download.status).toBe(200);
@@ -391,6 +392,7 @@ describe('the synthesized bundles on Node 22, as Lambda runs them', () => {
         status: 'uploaded',
         size: bytes.length,
         content_type: 'application/pdf',
+        scan_status: 'unscanned',
       });
     });
 
@@ -398,7 +400,7 @@ describe('the synthesized bundles on Node 22, as Lambda runs them', () => {
       const list = await request('GET', '/files', { headers: bearer(token) });
       expect(list.status).toBe(200);
       expect(list.body).toEqual({
-        files: [{ id: plan.id, filename: 'report.pdf', key: plan.key, size: bytes.length, content_type: 'application/pdf', created_at: expect.stringMatching(ISO_SECONDS) }],
+        files: [{ id: plan.id, filename: 'report.pdf', key: plan.key, size: bytes.length, content_type: 'application/pdf', created_at: expect.stringMatching(ISO_SECONDS), scan_status: 'unscanned' }],
         next_cursor: null,
       });
 

@@ -79,6 +79,7 @@ const variants: Record<string, Record<string, unknown>> = {
   'a dev stage that destroys its data': { stage: 'dev' },
   'two endpoint AZs, reserved concurrency, Docker driver build': { secretsEndpointAzs: '2', dbReservedConcurrency: '5', driverBuild: 'docker' },
   'mail through SQS and SES, tracing': { mailFrom: 'Uploads <no-reply@example.com>', tracing: 'true' },
+  'GuardDuty malware scanning': { scanner: 'guardduty' },
 };
 
 describe.each(Object.entries(variants))('cdk-nag AwsSolutions: %s', (_name, context) => {

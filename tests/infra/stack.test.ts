@@ -509,3 +509,147 @@ describe('scheduled sweep of expired direct uploads', () => {
     expect(actions).not.toContain('s3:PutObject');
   });
 });
+
+describe('malware scanning with -c scanner=guardduty', () => {
+  const guarded = synth({ scanner: 'guardduty' });
+  const all = (type: string) => guarded.findResources(type) as Record<string, Json>;
+  const bucketId = Object.keys(all('AWS::S3::Bucket')).find((id) => id.startsWith('StorageUploads')) ?? '';
+  const scanResultFn = Object.entries(all('AWS::Lambda::Function')).find(([id]) => id.startsWith('ScanResult') && !id.includes('Logs'));
+  const roleOf = (fn: Json | undefined) => ((props(fn ?? {}).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'])[0];
+  const functionRole = (handler: string) => roleOf({ Properties: apiFunctions(guarded).get(handler)?.props ?? {} });
+  const guardDutyRole = Object.entries(all('AWS::IAM::Role')).find(([, role]) =>
+    JSON.stringify(props(role).AssumeRolePolicyDocument).includes('malware-protection-plan.guardduty.amazonaws.com'),
+  );
+
+  it('adds nothing of it by default', () => {
+    template.resourceCountIs('AWS::GuardDuty::MalwareProtectionPlan', 0);
+    expect(Object.keys(resources('AWS::Lambda::Function')).filter((id) => id.startsWith('ScanResult'))).toEqual([]);
+    for (const [, fn] of apiFunctions()) expect((fn.props.Environment as { Variables: Json }).Variables.SCANNER).toBeUndefined();
+  });
+
+  it('protects the uploads bucket with a Malware Protection plan that tags scanned objects, under its own role', () => {
+    guarded.resourceCountIs('AWS::GuardDuty::MalwareProtectionPlan', 1);
+    guarded.hasResourceProperties('AWS::GuardDuty::MalwareProtectionPlan', {
+      ProtectedResource: { S3Bucket: { BucketName: { Ref: bucketId } } },
+      Actions: { Tagging: { Status: 'ENABLED' } },
+      Role: { 'Fn::GetAtt': [guardDutyRole?.[0], 'Arn'] },
+    });
+    guarded.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'malware-protection-plan.guardduty.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ],
+      },
+    });
+  });
+
+  it("gives GuardDuty's role what AWS documents: its managed EventBridge rule, bucket notifications, object read and tagging", () => {
+    const statements = Object.values(all('AWS::IAM::Policy'))
+      .filter((policy) => JSON.stringify(props(policy).Roles).includes(`"${guardDutyRole?.[0]}"`))
+      .flatMap((policy) => (props(policy).PolicyDocument as Json).Statement as Json[]);
+    const bySid = Object.fromEntries(statements.map((statement) => [statement.Sid, statement]));
+    expect(Object.keys(bySid).sort()).toEqual([
+      'AllowCheckBucketOwnership',
+      'AllowEnableS3EventBridgeEvents',
+      'AllowGuardDutyToMonitorEventBridgeManagedRule',
+      'AllowMalwareScan',
+      'AllowManagedRuleToSendS3EventsToGuardDuty',
+      'AllowPostScanTag',
+      'AllowPutValidationObject',
+    ]);
+    expect(bySid.AllowManagedRuleToSendS3EventsToGuardDuty).toMatchObject({
+      Action: ['events:PutRule', 'events:DeleteRule', 'events:PutTargets', 'events:RemoveTargets'],
+      Condition: { StringLike: { 'events:ManagedBy': 'malware-protection-plan.guardduty.amazonaws.com' } },
+    });
+    expect(JSON.stringify(bySid.AllowManagedRuleToSendS3EventsToGuardDuty?.Resource)).toContain(':rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*');
+    expect(bySid.AllowMalwareScan?.Action).toEqual(['s3:GetObject', 's3:GetObjectVersion']);
+    expect(bySid.AllowPostScanTag?.Action).toEqual(expect.arrayContaining(['s3:PutObjectTagging', 's3:GetObjectTagging']));
+  });
+
+  it('sends this bucket\'s "Object Scan Result" events to the scan-result function, with retries and a dead-letter queue', () => {
+    expect(scanResultFn).toBeDefined();
+    guarded.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.guardduty'],
+        'detail-type': ['GuardDuty Malware Protection Object Scan Result'],
+        detail: { s3ObjectDetails: { bucketName: [{ Ref: bucketId }] } },
+      },
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [scanResultFn?.[0], 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86_400 },
+          DeadLetterConfig: { Arn: Match.anyValue() },
+        }),
+      ],
+    });
+    guarded.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [scanResultFn?.[0], 'Arn'] },
+    });
+  });
+
+  it('runs the scan-result function with the database and DeleteObject only: it never reads an object', () => {
+    const fnProps = props(scanResultFn?.[1] ?? {});
+    expect(fnProps.FileSystemConfigs).toEqual([{ Arn: expect.anything(), LocalMountPath: '/mnt/db' }]);
+    const actions = Object.values(all('AWS::IAM::Policy'))
+      .filter((policy) => JSON.stringify(props(policy).Roles).includes(`"${roleOf(scanResultFn?.[1])}"`))
+      .flatMap((policy) => ((props(policy).PolicyDocument as Json).Statement as Json[]).flatMap((statement) => [statement.Action].flat() as string[]));
+    expect(actions.filter((action) => action.startsWith('s3:'))).toEqual(['s3:DeleteObject']);
+    expect(actions.filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
+  });
+
+  it('tells the storing functions SCANNER=guardduty, and only them', () => {
+    const scanning = [...apiFunctions(guarded)].filter(([, fn]) => (fn.props.Environment as { Variables: Json }).Variables.SCANNER === 'guardduty').map(([handler]) => handler);
+    expect(scanning.sort()).toEqual(['upload', 'uploads-complete', 'uploads-plan']);
+  });
+
+  it('denies reads of objects GuardDuty has not tagged NO_THREATS_FOUND to everyone but GuardDuty and uploads-complete', () => {
+    guarded.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'DenyReadsOfObjectsGuardDutyHasNotCleared',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: ['s3:GetObject', 's3:GetObjectVersion'],
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/*']] },
+            Condition: {
+              StringNotEquals: { 's3:ExistingObjectTag/GuardDutyMalwareScanStatus': 'NO_THREATS_FOUND' },
+              ArnNotEquals: {
+                'aws:PrincipalArn': [{ 'Fn::GetAtt': [guardDutyRole?.[0], 'Arn'] }, { 'Fn::GetAtt': [functionRole('uploads-complete'), 'Arn'] }],
+              },
+            },
+          },
+          Match.objectLike({
+            Sid: 'OnlyGuardDutyTagsObjects',
+            Effect: 'Deny',
+            Action: Match.arrayWith(['s3:PutObjectTagging', 's3:DeleteObjectTagging']),
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': [{ 'Fn::GetAtt': [guardDutyRole?.[0], 'Arn'] }] } },
+          }),
+        ]),
+      },
+    });
+    // The functions that presign downloads are not excepted: the deny covers their links too.
+    const policy = JSON.stringify(Object.values(all('AWS::S3::BucketPolicy')).map((p) => props(p)));
+    for (const handler of ['files-get', 'upload']) expect(policy).not.toContain(`"${functionRole(handler)}"`);
+  });
+
+  it('alarms on scan results that could not be recorded', () => {
+    guarded.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      AlarmDescription: Match.stringLikeRegexp('GuardDuty scan results'),
+    });
+  });
+
+  it('refuses scanner=clamd with one line: no clamd runs in AWS', () => {
+    expect(() => readSettings((key) => ({ scanner: 'clamd' })[key])).toThrow(SettingsError);
+    expect(() => readSettings((key) => ({ scanner: 'clamd' })[key])).toThrow(/^context scanner=clamd: no clamd runs in AWS/);
+    expect(() => readSettings((key) => ({ scanner: 'maybe' })[key])).toThrow(/^context scanner must be one of none, guardduty/);
+  });
+});

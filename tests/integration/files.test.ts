@@ -107,6 +107,7 @@ describe('direct upload with a presigned PUT', () => {
       status: 'uploaded',
       size: png.length,
       content_type: 'image/png',
+      scan_status: 'unscanned', // SCANNER=none
     });
     expect(verifyPresignedUrl(done.body.url, 'S3RVER')).toBe(true);
     const again = await invoke(complete, completeEvent(alice, planned.body.id));
@@ -114,7 +115,7 @@ describe('direct upload with a presigned PUT', () => {
 
     const listed = await list(alice);
     expect(listed.body).toEqual({
-      files: [{ id: planned.body.id, filename: 'cat.png', key: planned.body.key, size: png.length, content_type: 'image/png', created_at: expect.any(String) }],
+      files: [{ id: planned.body.id, filename: 'cat.png', key: planned.body.key, size: png.length, content_type: 'image/png', created_at: expect.any(String), scan_status: 'unscanned' }],
       next_cursor: null,
     });
     const read = await invoke(getFile, fileEvent('GET', alice, planned.body.id));

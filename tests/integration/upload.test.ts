@@ -56,6 +56,7 @@ describe('POST /upload', () => {
       key: `${userId}/${result.body.id}-document.pdf`,
       url: expect.any(String),
       status: 'uploaded',
+      scan_status: 'unscanned', // SCANNER=none
     });
 
     const url = new URL(result.body.url);
@@ -87,6 +88,7 @@ describe('POST /upload', () => {
       completion_token: null,
       completion_until: null,
       list_seq: 1,
+      scan_status: 'unscanned',
     });
   });
 

@@ -7,6 +7,7 @@ import { guardDutyScanner } from '../../lib/scan/guardduty';
 import { noneScanner } from '../../lib/scan/none';
 import { asScanProblem } from '../../lib/scan/problems';
 import { ScannerUnavailableError, ScanTooLargeError } from '../../lib/scan/scanner';
+import { isServable } from '../../lib/scan/servable';
 import { resetRuntime } from '../helpers/runtime';
 
 const secret = 'x'.repeat(32);
@@ -16,13 +17,21 @@ describe('scanner configuration', () => {
     expect(loadConfig({ JWT_SECRET: secret }).scanner).toEqual({
       backend: 'none',
       clamd: { host: '127.0.0.1', port: 3310, timeoutMs: 10_000 },
+      maxBytes: 100 * 1024 ** 2, // clamd's own default StreamMaxLength
     });
   });
 
   it('reads SCANNER (any case) and the clamd address and time limit', () => {
-    const config = loadConfig({ JWT_SECRET: secret, SCANNER: ' ClamD ', CLAMD_HOST: 'clamav', CLAMD_PORT: '3311', CLAMD_TIMEOUT_MS: '2500' });
-    expect(config.scanner).toEqual({ backend: 'clamd', clamd: { host: 'clamav', port: 3311, timeoutMs: 2500 } });
-    expect(loadConfig({ JWT_SECRET: secret, SCANNER: 'guardduty' }).scanner.backend).toBe('guardduty');
+    const config = loadConfig({
+      JWT_SECRET: secret,
+      SCANNER: ' ClamD ',
+      CLAMD_HOST: 'clamav',
+      CLAMD_PORT: '3311',
+      CLAMD_TIMEOUT_MS: '2500',
+      SCAN_MAX_BYTES: '26214400',
+    });
+    expect(config.scanner).toEqual({ backend: 'clamd', clamd: { host: 'clamav', port: 3311, timeoutMs: 2500 }, maxBytes: 26_214_400 });
+    expect(loadConfig({ JWT_SECRET: secret, SCANNER: 'guardduty', AWS_LAMBDA_FUNCTION_NAME: 'upload' }).scanner.backend).toBe('guardduty');
     expect(Object.isFrozen(config.scanner.clamd)).toBe(true);
   });
 
@@ -32,6 +41,9 @@ describe('scanner configuration', () => {
     [{ CLAMD_PORT: '0' }, /^Invalid configuration: CLAMD_PORT /],
     [{ CLAMD_PORT: '3310/tcp' }, /^Invalid configuration: CLAMD_PORT must be a whole number/],
     [{ CLAMD_TIMEOUT_MS: '10' }, /^Invalid configuration: CLAMD_TIMEOUT_MS /],
+    [{ SCAN_MAX_BYTES: '0' }, /^Invalid configuration: SCAN_MAX_BYTES /],
+    // GuardDuty answers through EventBridge in AWS; nothing would ever record a verdict here.
+    [{ SCANNER: 'guardduty' }, /^Invalid configuration: SCANNER=guardduty works only in AWS Lambda \(cdk deploy -c scanner=guardduty\)/],
   ])('refuses %j with one line', (env, message) => {
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(message);
@@ -41,6 +53,7 @@ describe('scanner configuration', () => {
 describe('getScanner', () => {
   afterEach(() => {
     delete process.env.SCANNER;
+    delete process.env.AWS_LAMBDA_FUNCTION_NAME;
     resetRuntime();
   });
 
@@ -50,9 +63,11 @@ describe('getScanner', () => {
     expect(first.backend).toBe('none');
     expect(getScanner()).toBe(first);
     process.env.SCANNER = 'guardduty';
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'upload'; // guardduty is for Lambda only
     expect(getScanner()).toBe(first); // read once, like the rest of the configuration
     resetRuntime();
     expect(getScanner().backend).toBe('guardduty');
+    delete process.env.AWS_LAMBDA_FUNCTION_NAME;
     process.env.SCANNER = 'clamd';
     resetRuntime();
     expect(getScanner().backend).toBe('clamd');
@@ -133,5 +148,12 @@ describe('asScanProblem', () => {
   it('passes any other error through unchanged', () => {
     const other = new Error('storage read failed');
     expect(asScanProblem(other)).toBe(other);
+  });
+});
+
+describe('isServable', () => {
+  it('serves clean and unscanned files (and rows from before the scan gate), never pending or infected ones', () => {
+    expect(['clean', 'unscanned', null, undefined].map((scan_status) => isServable({ scan_status }))).toEqual([true, true, true, true]);
+    expect(['pending', 'infected', 'CLEAN', ''].map((scan_status) => isServable({ scan_status }))).toEqual([false, false, false, false]);
   });
 });
