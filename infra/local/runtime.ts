@@ -8,6 +8,7 @@ import { closeDb, getDb } from '../../lib/db/connection';
 import { sweepAuditEvents } from '../../lib/audit';
 import { sweepExpiredUploads } from '../../lib/direct-uploads';
 import { sweepThrottleState } from '../../lib/throttle';
+import { sweepEndedShares } from '../../lib/shares';
 import { resetSigningKey } from '../../lib/auth/signing-key';
 import { getS3, resetS3 } from '../../lib/storage/s3';
 import { startEmbeddedS3, type EmbeddedS3, type EmbeddedS3Credentials } from './embedded-s3';
@@ -113,11 +114,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
 /**
  * What the scheduled sweep does in AWS, every five minutes: expired direct-upload plans, audit
- * events past AUDIT_RETENTION_DAYS, ended throttle windows and expired CAPTCHA challenges.
+ * events past AUDIT_RETENTION_DAYS, ended throttle windows, expired CAPTCHA challenges and
+ * share links that can never open again.
  */
 function startSweeper(log: ((line: string) => void) | undefined): NodeJS.Timeout {
   const sweep = () =>
-    Promise.all([sweepExpiredUploads(), sweepAuditEvents(), sweepThrottleState()]).then(
+    Promise.all([sweepExpiredUploads(), sweepAuditEvents(), sweepThrottleState(), sweepEndedShares()]).then(
       ([removed, auditEvents]) => {
         if (removed) log?.(`Swept ${removed} expired upload plan(s)`);
         if (auditEvents) log?.(`Swept ${auditEvents} audit event(s) past AUDIT_RETENTION_DAYS`);
