@@ -38,6 +38,7 @@ export function functionNeeds(table: readonly Route[], handler: string): RouteNe
     ...(rows.some((route) => route.needs.jwt) ? { jwt: true } : {}),
     ...(rows.some((route) => route.needs.bcrypt) ? { bcrypt: true } : {}),
     ...(rows.some((route) => route.needs.mail) ? { mail: true } : {}),
+    ...(rows.some((route) => route.needs.links) ? { links: true } : {}),
   };
 }
 
@@ -152,7 +153,7 @@ export class SecureUploadStack extends Stack {
           ...(needs.db ? { DATABASE_URL, SQLITE_JOURNAL_MODE: 'DELETE' } : {}),
           ...(needs.s3 ? { S3_BUCKET: storage.bucket.bucketName, S3_REGION: this.region } : {}),
           ...(needs.mail && mail ? { MAIL_TRANSPORT: 'ses', MAIL_FROM: settings.mailFrom ?? '', MAIL_QUEUE_URL: mail.queue.queueUrl } : {}),
-          ...(needs.mail && settings.appUrl ? { APP_URL: settings.appUrl } : {}),
+          ...((needs.mail || needs.links) && settings.appUrl ? { APP_URL: settings.appUrl } : {}),
         },
         // Only functions with a database join the VPC (EFS needs it); the others start faster
         // outside it and need nothing inside.
@@ -247,10 +248,14 @@ export class SecureUploadStack extends Stack {
       logRemovalPolicy: settings.removalPolicy,
     });
 
-    // Links in mails point at the API itself unless -c appUrl names a front end or domain. The
-    // API resource does not depend on the functions (its routes and stage do), so this adds no cycle.
+    // Links in mails and share URLs point at the API itself unless -c appUrl names a front end or
+    // domain. The API resource does not depend on the functions (its routes and stage do), so
+    // this adds no cycle.
     if (!settings.appUrl) {
-      for (const handler of names) if (functionNeeds(table, handler).mail) this.requireFunction(handler).addEnvironment('APP_URL', api.url.replace(/\/$/, ''));
+      for (const handler of names) {
+        const needs = functionNeeds(table, handler);
+        if (needs.mail || needs.links) this.requireFunction(handler).addEnvironment('APP_URL', api.url.replace(/\/$/, ''));
+      }
     }
 
     const monitoring = new Monitoring(this, 'Monitoring', {
