@@ -189,13 +189,14 @@ function findOpenableShare(token: string): { share: ShareRow; file: FileRow } {
  * (or finds the share expired or revoked since it was read) is the same 404.
  */
 async function countDownload(share: ShareRow, file: FileRow, origin: RequestOrigin): Promise<ResolvedShare> {
+  // Signed first (pure CPU): if signing fails, no download has been spent on it.
+  const url = await presignDownload(file.key, file.filename, SHARE_URL_SECONDS);
   const counted = statement(
     getDb(),
     `UPDATE shares SET downloads = downloads + 1
       WHERE id = ? AND expires_at > ? AND (max_downloads IS NULL OR downloads < max_downloads)`,
   ).run(share.id, isoSeconds()).changes;
   if (counted !== 1) throw shareNotFound();
-  const url = await presignDownload(file.key, file.filename, SHARE_URL_SECONDS);
   // The owner's event (it shows in their GET /auth/events), from the downloader's address.
   await recordAuditEvent({ type: 'share.downloaded', userId: share.owner_id, details: { share_id: share.id, file_id: file.id } }, origin);
   return { url, filename: file.filename, size: file.size };
