@@ -77,9 +77,8 @@ interface ShareRow {
 /** A files row, every column: `scan_status` among them where the schema has it. */
 type FileRow = FileRecord & { readonly owner_id: string; readonly status: string; readonly scan_status?: string | null };
 
-/** The one answer for every share that cannot be opened. */
+/** The one answer for every share that cannot be opened, and for a share that is not the caller's. */
 export const shareNotFound = () => new HttpError(404, 'No such share');
-const shareNotYours = () => new HttpError(404, 'No such share');
 
 /**
  * 401 for a protected share opened without (or with a wrong) password. The challenge names a
@@ -160,9 +159,9 @@ export async function listShares(ownerId: string, fileId: string): Promise<Share
 /** Revokes a share (deletes it: its token then matches nothing); 404 for a file or share not the caller's. */
 export async function revokeShare(ownerId: string, fileId: string, shareId: string, origin: RequestOrigin): Promise<void> {
   const file = ownedFileRow(ownerId, fileId);
-  if (!UUID.test(shareId)) throw shareNotYours();
+  if (!UUID.test(shareId)) throw shareNotFound();
   const deleted = statement(getDb(), 'DELETE FROM shares WHERE id = ? AND file_id = ? AND owner_id = ?').run(shareId, file.id, ownerId).changes;
-  if (deleted !== 1) throw shareNotYours();
+  if (deleted !== 1) throw shareNotFound();
   await recordAuditEvent({ type: 'share.revoked', userId: ownerId, details: { share_id: shareId, file_id: file.id } }, origin);
 }
 
