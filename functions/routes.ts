@@ -11,7 +11,10 @@ import {
   FileListOut,
   FileWithUrlOut,
   HealthOut,
+  ResolvedShareOut,
   SessionListOut,
+  ShareCreatedOut,
+  ShareListOut,
   TokenPairOut,
   UploadForm,
   UploadOut,
@@ -21,6 +24,7 @@ import {
 import {
   AccountDeletionBody,
   CompleteUploadBody,
+  CreateShareBody,
   ListEventsQuery,
   ListFilesQuery,
   LoginBody,
@@ -33,6 +37,7 @@ import {
   RegisterBody,
   TotpConfirmBody,
   TotpDisableBody,
+  UnlockShareBody,
   UploadPlanBody,
   VerifyEmailBody,
   VerifyEmailQuery,
@@ -59,16 +64,29 @@ export interface RouteNeeds {
   readonly mail?: boolean;
   /** Seals or opens TOTP secrets (lib/mfa/secret-box.ts): may read the MFA encryption key, its own secret. */
   readonly mfaKey?: boolean;
+  /** Builds absolute links for clients (share URLs): in AWS, gets `APP_URL`. */
+  readonly links?: boolean;
 }
 
 export interface RouteDocs {
   readonly summary: string;
-  readonly tag: 'auth' | 'files' | 'meta';
+  readonly tag: 'auth' | 'files' | 'shares' | 'meta';
   readonly request?: { readonly json: z.ZodMiniType; readonly optional?: boolean } | { readonly multipart: z.ZodMiniType };
   /** Query string parameters (an object schema). */
   readonly query?: z.ZodMiniObject;
   /** Success responses; problem responses are listed by status in `errors`. */
-  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodMiniType; readonly contentType?: string }>>;
+  readonly responses: Readonly<
+    Record<
+      number,
+      {
+        readonly description: string;
+        readonly schema?: z.ZodMiniType;
+        readonly contentType?: string;
+        /** Response headers worth documenting (a redirect's `Location`), by name: their description. */
+        readonly headers?: Readonly<Record<string, string>>;
+      }
+    >
+  >;
   readonly errors?: readonly number[];
 }
 
@@ -449,6 +467,89 @@ export const routes: readonly Route[] = [
     auth: true,
     needs: { db: 'write', s3: ['DeleteObject'], jwt: true },
     docs: { summary: 'Delete a file and its object', tag: 'files', responses: { 204: { description: 'Deleted' } }, errors: [401, 404] },
+  },
+  {
+    method: 'POST',
+    path: '/files/{id}/shares',
+    handler: 'shares-create',
+    auth: true,
+    // bcrypt: an optional share password is stored hashed; links: the share URL is absolute.
+    needs: { db: 'write', jwt: true, bcrypt: true, links: true },
+    docs: {
+      summary: 'Create a revocable share link to one of your files (expiry, optional download limit and password)',
+      tag: 'shares',
+      request: { json: CreateShareBody, optional: true },
+      responses: { 201: { description: 'Created; `url` holds the token and is shown only this once', schema: ShareCreatedOut } },
+      errors: [400, 401, 404, 409, 415, 422],
+    },
+  },
+  {
+    method: 'GET',
+    path: '/files/{id}/shares',
+    handler: 'shares-list',
+    auth: true,
+    needs: { db: 'read', jwt: true },
+    docs: {
+      summary: "A file's live share links, newest first (never their tokens)",
+      tag: 'shares',
+      responses: { 200: { description: 'Live shares', schema: ShareListOut } },
+      errors: [401, 404],
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/files/{id}/shares/{share_id}',
+    handler: 'shares-delete',
+    auth: true,
+    needs: { db: 'write', jwt: true },
+    docs: {
+      summary: 'Revoke a share link: it stops working at once (answers 404 like an unknown one)',
+      tag: 'shares',
+      responses: { 204: { description: 'Revoked' } },
+      errors: [401, 404],
+    },
+  },
+  {
+    method: 'GET',
+    path: '/s/{token}',
+    handler: 'share-open',
+    auth: false,
+    // write: each resolution counts a download; GetObject: presigning the redirect target.
+    needs: { db: 'write', s3: ['GetObject'] },
+    docs: {
+      summary:
+        'Open a share link: counts one download and redirects to a fresh presigned download (attachment, valid at most 300 s). ' +
+        'Unknown, expired, revoked and used-up links are one 404; a password-protected one is 401 (use POST)',
+      tag: 'shares',
+      responses: {
+        302: {
+          description: 'Redirect to the file',
+          headers: {
+            Location: 'presigned GET URL of the file, valid at most 300 seconds, downloads as an attachment',
+            'Cache-Control': 'no-store',
+            'Referrer-Policy': 'no-referrer',
+          },
+        },
+      },
+      errors: [401, 404],
+    },
+  },
+  {
+    method: 'POST',
+    path: '/s/{token}',
+    handler: 'share-unlock',
+    auth: false,
+    // bcrypt: the share password compare; jwt: the CAPTCHA key is derived from the JWT secret.
+    needs: { db: 'write', s3: ['GetObject'], bcrypt: true, jwt: true },
+    docs: {
+      summary:
+        'Resolve a share link, with its password if it has one: counts one download and answers a fresh presigned URL. Wrong passwords ' +
+        'are throttled per share (LOGIN_MAX_FAILURES, then 429 unless `captcha` is solved) and per address (IP_MAX_FAILURES)',
+      tag: 'shares',
+      request: { json: UnlockShareBody, optional: true },
+      responses: { 200: { description: 'The file', schema: ResolvedShareOut } },
+      errors: [400, 401, 404, 415, 422, 429],
+    },
   },
   {
     method: 'POST',

@@ -40,6 +40,7 @@ export function functionNeeds(table: readonly Route[], handler: string): RouteNe
     ...(rows.some((route) => route.needs.bcrypt) ? { bcrypt: true } : {}),
     ...(rows.some((route) => route.needs.mail) ? { mail: true } : {}),
     ...(rows.some((route) => route.needs.mfaKey) ? { mfaKey: true } : {}),
+    ...(rows.some((route) => route.needs.links) ? { links: true } : {}),
   };
 }
 
@@ -177,7 +178,7 @@ export class SecureUploadStack extends Stack {
           // Only the functions that store files ask the scanner; the others serve by scan_status.
           ...(settings.scanner === 'guardduty' && needs.s3?.includes('PutObject') ? { SCANNER: 'guardduty' } : {}),
           ...(needs.mail && mail ? { MAIL_TRANSPORT: 'ses', MAIL_FROM: settings.mailFrom ?? '', MAIL_QUEUE_URL: mail.queue.queueUrl } : {}),
-          ...(needs.mail && settings.appUrl ? { APP_URL: settings.appUrl } : {}),
+          ...((needs.mail || needs.links) && settings.appUrl ? { APP_URL: settings.appUrl } : {}),
           ...(needs.mfaKey ? { MFA_ENCRYPTION_KEY_ARN: mfaKey.secretArn } : {}),
         },
         // Only functions with a database join the VPC (EFS needs it); the others start faster
@@ -278,10 +279,14 @@ export class SecureUploadStack extends Stack {
       logRemovalPolicy: settings.removalPolicy,
     });
 
-    // Links in mails point at the API itself unless -c appUrl names a front end or domain. The
-    // API resource does not depend on the functions (its routes and stage do), so this adds no cycle.
+    // Links in mails and share URLs point at the API itself unless -c appUrl names a front end or
+    // domain. The API resource does not depend on the functions (its routes and stage do), so
+    // this adds no cycle.
     if (!settings.appUrl) {
-      for (const handler of names) if (functionNeeds(table, handler).mail) this.requireFunction(handler).addEnvironment('APP_URL', api.url.replace(/\/$/, ''));
+      for (const handler of names) {
+        const needs = functionNeeds(table, handler);
+        if (needs.mail || needs.links) this.requireFunction(handler).addEnvironment('APP_URL', api.url.replace(/\/$/, ''));
+      }
     }
 
     const monitoring = new Monitoring(this, 'Monitoring', {

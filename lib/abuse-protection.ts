@@ -55,6 +55,9 @@ export const emailAccount = (normalizedEmail: string): CounterKey => ({ scope: '
 /** Failures on authenticated routes are counted per user. */
 export const userAccount = (userId: string): CounterKey => ({ scope: 'user', key: userId });
 
+/** Wrong share passwords are counted per share (its id), whoever tries them. */
+export const shareAccount = (shareId: string): CounterKey => ({ scope: 'share', key: shareId });
+
 /**
  * The address a client is counted under: IPv4 as is (IPv4-mapped IPv6 unwrapped), IPv6 by its
  * /64, the smallest block a single subscriber usually gets (counting single IPv6 addresses

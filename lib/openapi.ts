@@ -38,6 +38,9 @@ export function buildOpenApiDocument(routes: readonly Route[]): object {
       const contentType = response.contentType ?? 'application/json';
       responses[status] = {
         description: response.description,
+        ...(response.headers
+          ? { headers: Object.fromEntries(Object.entries(response.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }])) }
+          : {}),
         ...(response.schema ? { content: { [contentType]: { schema: ref(response.schema, 'output') } } } : {}),
       };
     }
@@ -46,7 +49,16 @@ export function buildOpenApiDocument(routes: readonly Route[]): object {
         description: titleFor(status),
         content: { 'application/problem+json': { schema: problem } },
         ...(status === 401
-          ? { headers: { 'WWW-Authenticate': { description: 'Bearer challenge (RFC 6750)', schema: { type: 'string' } } } }
+          ? {
+              headers: {
+                'WWW-Authenticate': {
+                  description: route.path.startsWith('/s/')
+                    ? 'SharePassword challenge: send the password in the body of POST /s/{token}'
+                    : 'Bearer challenge (RFC 6750)',
+                  schema: { type: 'string' },
+                },
+              },
+            }
           : {}),
         ...(status === 429
           ? { headers: { 'Retry-After': { description: 'seconds until the failure window ends', schema: { type: 'integer' } } } }
@@ -90,6 +102,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): object {
     tags: [
       { name: 'auth', description: 'Accounts and tokens' },
       { name: 'files', description: 'Uploads and downloads' },
+      { name: 'shares', description: 'Share links: revocable, expiring links to a file, for people without an account' },
       { name: 'meta', description: 'Health and documentation' },
     ],
     paths,

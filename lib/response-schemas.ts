@@ -211,6 +211,45 @@ export const AuditEventListOut = withMeta(
   { id: 'AuditEventList' },
 );
 
+export const ShareCreatedOut = withMeta(
+  z.object({
+    id: withMeta(z.uuid(), { description: 'the share id (for listing and revoking)' }),
+    url: withMeta(z.string(), {
+      description: 'APP_URL/s/{token}: the link to give out. Shown once: only a hash of the token is stored',
+      example: 'https://files.example.com/s/3q2-7wQxZ0bV9Kc1mN4pL8sT6uY2eR5aW0dF7gH9jJk',
+    }),
+    expires_at: withMeta(z.string(), { example: '2024-01-16T10:30:00Z' }),
+    max_downloads: withMeta(z.nullable(int()), { description: 'null: no limit' }),
+  }),
+  { id: 'ShareCreated' },
+);
+
+export const ShareOut = withMeta(
+  z.object({
+    id: z.uuid(),
+    created_at: withMeta(z.string(), { example: '2024-01-15T10:30:00Z' }),
+    expires_at: withMeta(z.string(), { example: '2024-01-16T10:30:00Z' }),
+    max_downloads: withMeta(z.nullable(int()), { description: 'null: no limit' }),
+    downloads: withMeta(int(), { description: 'successful resolutions so far' }),
+    has_password: z.boolean(),
+  }),
+  { id: 'Share' },
+);
+
+export const ShareListOut = withMeta(z.object({ shares: z.array(ShareOut) }), {
+  id: 'ShareList',
+  description: 'the live shares of the file (not expired, not used up), newest first (at most 1000); never a token',
+});
+
+export const ResolvedShareOut = withMeta(
+  z.object({
+    url: withMeta(z.string(), { description: 'fresh presigned download URL (attachment), valid at most 300 seconds' }),
+    filename: withMeta(z.string(), { example: 'document.pdf' }),
+    size: withMeta(int(), { description: 'bytes' }),
+  }),
+  { id: 'ResolvedShare' },
+);
+
 export const HealthOut = withMeta(z.object({ status: z.literal('ok') }), { id: 'Health' });
 
 export const Problem = withMeta(

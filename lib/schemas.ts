@@ -1,3 +1,4 @@
+import { SHARE_DEFAULT_EXPIRES_IN, SHARE_MAX_DOWNLOADS, SHARE_MAX_EXPIRES_IN } from './share-limits';
 import { MAX_DIRECT_UPLOAD_BYTES } from './storage/limits';
 import * as z from './zod';
 import { withMeta } from './zod';
@@ -151,6 +152,31 @@ export const CompleteUploadBody = withMeta(
     ),
   }),
   { id: 'CompleteUploadRequest' },
+);
+
+export const CreateShareBody = withMeta(
+  z.object({
+    expires_in: withMeta(
+      z._default(z.number().check(z.int(), z.minimum(1), z.maximum(SHARE_MAX_EXPIRES_IN, `must be at most ${SHARE_MAX_EXPIRES_IN} seconds (30 days)`)), SHARE_DEFAULT_EXPIRES_IN),
+      { description: 'seconds until the link stops working: 1 to 2592000 (30 days); default 86400 (a day)', example: 86_400 },
+    ),
+    max_downloads: withMeta(
+      z.optional(z.nullable(z.number().check(z.int(), z.minimum(1), z.maximum(SHARE_MAX_DOWNLOADS, `must be at most ${SHARE_MAX_DOWNLOADS}`)))),
+      { description: 'downloads the link allows, 1 to 1000000; absent or null: no limit until it expires', example: 5 },
+    ),
+    password: withMeta(z.optional(passwordBytes(PASSWORD_MIN_LENGTH)), {
+      description: 'optional; 8 characters to 72 bytes, like account passwords. The recipient sends it to POST /s/{token}',
+    }),
+  }),
+  { id: 'CreateShareRequest' },
+);
+
+export const UnlockShareBody = withMeta(
+  z.object({
+    password: withMeta(z.optional(passwordBytes(1)), { description: "the share's password; needed only for a protected share" }),
+    captcha,
+  }),
+  { id: 'UnlockShareRequest' },
 );
 
 export type RegisterBody = z.output<typeof RegisterBody>;

@@ -3,6 +3,7 @@ import { sweepAuditEvents } from './audit';
 import { sweepExpiredUploads } from './direct-uploads';
 import { sweepMfaChallenges } from './mfa/challenges';
 import { sweepEndedSessions } from './sessions';
+import { sweepEndedShares } from './shares';
 import { sweepThrottleState } from './throttle';
 
 /** What one sweep removed, by kind. */
@@ -17,6 +18,8 @@ export interface SweepReport {
   readonly accountTokens: number;
   /** MFA login tokens (mfa_token) past their expiry. */
   readonly mfaTokens: number;
+  /** Share links that can never open again (expired or used up). */
+  readonly shares: number;
 }
 
 /**
@@ -25,15 +28,16 @@ export interface SweepReport {
  * the first failure is rethrown after all have run (so the schedule's error alarm sees it).
  */
 export async function runScheduledSweep(now: Date = new Date()): Promise<SweepReport> {
-  const [removed, auditEvents, throttleRows, sessionRows, accountTokens, mfaTokens] = await Promise.allSettled([
+  const [removed, auditEvents, throttleRows, sessionRows, accountTokens, mfaTokens, shares] = await Promise.allSettled([
     sweepExpiredUploads(now),
     sweepAuditEvents(now),
     sweepThrottleState(now),
     sweepEndedSessions(now),
     sweepAccountTokens(now),
     sweepMfaChallenges(now),
+    sweepEndedShares(now),
   ]);
-  const parts = [removed, auditEvents, throttleRows, sessionRows, accountTokens, mfaTokens];
+  const parts = [removed, auditEvents, throttleRows, sessionRows, accountTokens, mfaTokens, shares];
   const failed = parts.find((part) => part.status === 'rejected');
   if (failed) throw failed.reason;
   const value = (part: PromiseSettledResult<number>): number => (part.status === 'fulfilled' ? part.value : 0);
@@ -44,5 +48,6 @@ export async function runScheduledSweep(now: Date = new Date()): Promise<SweepRe
     sessionRows: value(sessionRows),
     accountTokens: value(accountTokens),
     mfaTokens: value(mfaTokens),
+    shares: value(shares),
   };
 }

@@ -12,10 +12,11 @@ import { getDb, statement } from './db/connection';
  * What a counter counts: `email` (login failures, keyed by the normalized email), `user`
  * (failures on authenticated routes), `ip` (failures per client address), `register`
  * (registration attempts per client address), `mail` (account mails per address and hour:
- * password resets, verification links), `refused` (attempts a limit refused, keyed by that
- * limit's counter, so only its first refusal in the window is audited).
+ * password resets, verification links), `share` (wrong passwords per share link), `refused`
+ * (attempts a limit refused, keyed by that limit's counter, so only its first refusal in the
+ * window is audited).
  */
-export type CounterScope = 'email' | 'user' | 'ip' | 'register' | 'mail' | 'refused';
+export type CounterScope = 'email' | 'user' | 'ip' | 'register' | 'mail' | 'share' | 'refused';
 
 export interface CounterKey {
   readonly scope: CounterScope;

@@ -114,7 +114,7 @@ export class PublicApi extends Construct {
         id: 'AwsSolutions-APIG4',
         reason: route.auth
           ? 'Bearer JWT (HS256, issued by this API) verified by the function; API Gateway authorizers cannot verify HS256 tokens.'
-          : `Public by design: ${routeKey(route)} must answer without a token (sign-up, sign-in, health, docs).`,
+          : `Public by design: ${routeKey(route)} must answer without a token (sign-up, sign-in, share links, health, docs).`,
       });
     }
 

@@ -122,7 +122,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 /**
  * What the scheduled sweep does in AWS, every five minutes: expired direct-upload plans, audit
  * events past AUDIT_RETENTION_DAYS, ended throttle windows and expired CAPTCHA challenges, old
- * sessions, refresh tokens and account tokens, expired MFA login tokens (lib/sweep.ts).
+ * sessions, refresh tokens and account tokens, expired MFA login tokens, share links that can never open again (lib/sweep.ts).
  */
 function startSweeper(log: ((line: string) => void) | undefined): NodeJS.Timeout {
   const sweep = () =>

@@ -240,6 +240,29 @@ export const migrations: readonly Migration[] = [
         CHECK (scan_status IN ('clean', 'pending', 'infected', 'unscanned'));
     `,
   },
+  {
+    version: 10,
+    name: 'share links',
+    sql: `
+      -- A revocable link to one stored file. The token (256 random bits) is never stored, only
+      -- its SHA-256. Deleting the file, or its owner, ends its shares (cascade); revoking one
+      -- deletes its row, so a revoked token matches nothing, like an unknown one.
+      CREATE TABLE shares (
+        id            TEXT PRIMARY KEY,
+        file_id       TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        owner_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        token_hash    TEXT NOT NULL UNIQUE,           -- SHA-256 hex of the token
+        password_hash TEXT,                           -- bcrypt; NULL: no password
+        created_at    TEXT NOT NULL,
+        expires_at    TEXT NOT NULL,                  -- ISO-8601 UTC; compared as text
+        max_downloads INTEGER CHECK (max_downloads IS NULL OR max_downloads > 0),
+        downloads     INTEGER NOT NULL DEFAULT 0      -- raised only by a conditional UPDATE
+      ) STRICT;
+      CREATE INDEX shares_file ON shares(file_id, created_at);
+      CREATE INDEX shares_owner ON shares(owner_id);
+      CREATE INDEX shares_expiry ON shares(expires_at);
+    `,
+  },
 ];
 
 /**

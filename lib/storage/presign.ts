@@ -5,14 +5,17 @@ import { getPresignS3 } from './s3';
 
 /**
  * A presigned GET for the public endpoint that always downloads as an attachment: an uploaded
- * HTML or SVG file must never render (and run script) on the storage origin.
+ * HTML or SVG file must never render (and run script) on the storage origin. Valid
+ * `PRESIGNED_URL_EXPIRE_SECONDS`, or at most `maxSeconds` when given (share links hand out
+ * short-lived URLs, so revoking a share leaves little behind).
  */
-export function presignDownload(key: string, filename: string): Promise<string> {
+export function presignDownload(key: string, filename: string, maxSeconds?: number): Promise<string> {
   const config = getConfig();
+  const expiresIn = maxSeconds === undefined ? config.presignedUrlExpireSeconds : Math.min(maxSeconds, config.presignedUrlExpireSeconds);
   return getSignedUrl(
     getPresignS3(),
     new GetObjectCommand({ Bucket: config.s3.bucket, Key: key, ResponseContentDisposition: attachment(filename) }),
-    { expiresIn: config.presignedUrlExpireSeconds },
+    { expiresIn },
   );
 }
 

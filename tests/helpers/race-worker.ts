@@ -6,6 +6,7 @@
 import { handler as login } from '../../functions/auth-login';
 import { handler as refresh } from '../../functions/auth-refresh';
 import { handler as register } from '../../functions/auth-register';
+import { handler as shareOpen } from '../../functions/share-open';
 import { getDb } from '../../lib/db/connection';
 import { createTestEventV2, invoke } from './events';
 
@@ -16,6 +17,8 @@ async function main(): Promise<void> {
   const result =
     process.env.RACE === 'refresh'
       ? await invoke(refresh, createTestEventV2({ method: 'POST', path: '/auth/refresh', json: { refresh_token: process.env.REFRESH_TOKEN } }))
+      : process.env.RACE === 'share'
+        ? await invoke(shareOpen, createTestEventV2({ path: '/s/token', routeKey: 'GET /s/{token}', pathParameters: { token: process.env.SHARE_TOKEN ?? '' } }))
       : process.env.RACE === 'wrong-password'
         ? await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', sourceIp: process.env.SOURCE_IP, json: { email: process.env.EMAIL, password: 'not the password' } }))
         : await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: { email: process.env.EMAIL, password: 'SecurePassword123!' } }));

@@ -75,6 +75,7 @@ function environmentOf(asset: FunctionAsset): Record<string, string> {
     // covers them), so the MFA functions only need an ARN that lib/config.ts accepts.
     else if (typeof ref === 'string' && ref.startsWith('MfaEncryptionKey')) env[name] = SECRET.arn.replace('JwtSecretB8834B39', 'MfaEncryptionKey0000');
     else if (typeof ref === 'string' && ref.startsWith('StorageUploads')) env[name] = BUCKET;
+    else if (name === 'APP_URL' && JSON.stringify(value).includes('.execute-api.')) env[name] = `https://abc123.execute-api.${REGION}.amazonaws.com`;
     else throw new Error(`${asset.handler}: no stand-in for ${name} = ${JSON.stringify(value)}`);
   }
   if (env.DATABASE_URL !== undefined) {
@@ -410,6 +411,17 @@ describe('the synthesized bundles on Node 22, as Lambda runs them', () => {
       const download = await fetch(one.body.url);
       expect(download.status).toBe(200);
       expect(Buffer.from(await download.arrayBuffer()).equals(bytes)).toBe(true);
+    });
+
+    test('POST /files/{id}/shares, then GET /s/{token}: a link on the API URL that redirects to the same bytes', async () => {
+      const created = await request('POST', `/files/${plan.id}/shares`, { headers: bearer(token), json: { max_downloads: 1 } });
+      expect(created.status).toBe(201);
+      expect(created.body.url).toMatch(new RegExp(`^https://abc123\\.execute-api\\.${REGION}\\.amazonaws\\.com/s/[A-Za-z0-9_-]{43}$`));
+      const opened = await request('GET', new URL(created.body.url).pathname);
+      expect(opened.status).toBe(302);
+      const download = await fetch(opened.headers.location ?? '');
+      expect(Buffer.from(await download.arrayBuffer()).equals(bytes)).toBe(true);
+      expect((await request('POST', new URL(created.body.url).pathname)).status).toBe(404); // used up
     });
 
     test('DELETE /files/{id}: 204; the file and its object are gone', async () => {

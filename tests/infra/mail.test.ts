@@ -127,6 +127,9 @@ describe('with mailFrom', () => {
     const custom = synth({ mailFrom: FROM, appUrl: 'https://files.example.com/' });
     const env = (lambda(custom, functionId('auth-register')).props.Environment as { Variables: Json }).Variables;
     expect(env.APP_URL).toBe('https://files.example.com');
+    // Share URLs use the same base.
+    const shares = (lambda(custom, functionId('shares-create')).props.Environment as { Variables: Json }).Variables;
+    expect(shares.APP_URL).toBe('https://files.example.com');
   });
 
   it('alarms on mail that ran out of retries and on mailer failures', () => {

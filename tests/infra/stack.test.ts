@@ -97,6 +97,33 @@ describe('routes and functions', () => {
   });
 });
 
+describe('share links', () => {
+  it('routes /s/{token} to public functions and the owner routes through Bearer-checking ones, with the grants they need', () => {
+    const routeOf = (key: string) =>
+      Object.values(resources('AWS::ApiGatewayV2::Route')).find((route) => props(route).RouteKey === key) as Json | undefined;
+    for (const key of ['GET /s/{token}', 'POST /s/{token}', 'POST /files/{id}/shares', 'GET /files/{id}/shares', 'DELETE /files/{id}/shares/{share_id}']) {
+      expect({ key, found: routeOf(key) !== undefined }).toEqual({ key, found: true });
+      expect(props(routeOf(key) ?? {}).AuthorizationType ?? 'NONE').toBe('NONE'); // the functions check Bearer tokens themselves
+    }
+    expect(functionNeeds(routes, 'share-open')).toEqual({ db: 'write', s3: ['GetObject'] });
+    expect(functionNeeds(routes, 'share-unlock')).toEqual({ db: 'write', s3: ['GetObject'], jwt: true, bcrypt: true });
+    expect(functionNeeds(routes, 'shares-create')).toEqual({ db: 'write', jwt: true, bcrypt: true, links: true });
+    // The GET needs no secret at all: it reads neither the JWT secret nor bcrypt's memory.
+    expect(actionsOf('share-open').filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
+    expect(apiFunctions().get('share-open')?.props.MemorySize).toBeLessThan(1536);
+    expect(apiFunctions().get('share-unlock')?.props.MemorySize).toBeGreaterThanOrEqual(1536);
+  });
+
+  it('gives the function that builds share URLs APP_URL (the API itself by default), and no other function without links or mail', () => {
+    const env = (handler: string) => (apiFunctions().get(handler)?.props.Environment as { Variables: Json }).Variables;
+    expect(JSON.stringify(env('shares-create').APP_URL)).toContain('execute-api');
+    for (const handler of handlerNames()) {
+      const needs = functionNeeds(routes, handler);
+      if (!needs.links && !needs.mail) expect({ handler, appUrl: env(handler).APP_URL }).toEqual({ handler, appUrl: undefined });
+    }
+  });
+});
+
 describe('environment and secrets', () => {
   const runtimeOnly = new Set(['POWERTOOLS_SERVICE_NAME']);
 
@@ -190,6 +217,13 @@ describe('least-privilege storage grants', () => {
     expect(actionsOf('files-delete').filter((action) => action.startsWith('s3:'))).toEqual(['s3:DeleteObject']);
     expect(actionsOf('auth-me')).not.toContain('s3:PutObject');
     expect(actionsOf('health').filter((action) => !action.startsWith('logs:'))).toEqual([]);
+    // Share links: the public routes presign downloads (GetObject, nothing else on the bucket);
+    // the owner's routes never touch storage.
+    expect(actionsOf('share-open').filter((action) => action.startsWith('s3:'))).toEqual(['s3:GetObject']);
+    expect(actionsOf('share-unlock').filter((action) => action.startsWith('s3:'))).toEqual(['s3:GetObject']);
+    for (const handler of ['shares-create', 'shares-list', 'shares-delete']) {
+      expect({ handler, s3: actionsOf(handler).filter((action) => action.startsWith('s3:')) }).toEqual({ handler, s3: [] });
+    }
   });
 
   it('scopes object grants to the bucket objects, never a wildcard resource', () => {

@@ -125,3 +125,46 @@ describe('access log', () => {
     expect(accessLog.join('\n')).not.toContain(id);
   });
 });
+
+describe('share links through the local runtime', () => {
+  it('routes /s/{token} like API Gateway, redirects to the file, and logs the route key, never the token', async () => {
+    const content = randomBytes(3000);
+    const form = multipartBody([{ name: 'file', filename: 'shared.bin', content }]);
+    const uploaded = await fetch(`${api.url}/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': form.contentType },
+      body: form.body,
+    });
+    expect(uploaded.status).toBe(200);
+    const { id } = (await uploaded.json()) as { id: string };
+    const created = await fetch(`${api.url}/files/${id}/shares`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ max_downloads: 1 }),
+    });
+    expect(created.status).toBe(201);
+    const shareUrl = ((await created.json()) as { url: string }).url;
+    const shareToken = shareUrl.split('/s/')[1] ?? '';
+    expect(shareToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const opened = await fetch(`${api.url}/s/${shareToken}`, { redirect: 'manual' });
+    expect(opened.status).toBe(302);
+    expect(opened.headers.get('cache-control')).toBe('no-store');
+    expect(opened.headers.get('referrer-policy')).toBe('no-referrer');
+    const download = await fetch(opened.headers.get('location') ?? '');
+    expect(Buffer.from(await download.arrayBuffer()).equals(content)).toBe(true);
+    const again = await fetch(`${api.url}/s/${shareToken}`, { redirect: 'manual' });
+    expect(again.status).toBe(404); // used up
+    expect(again.headers.get('content-type')).toBe('application/problem+json');
+
+    // Paths that are no share route answer as API Gateway does, before any function runs.
+    const nested = await fetch(`${api.url}/s/${shareToken}/more`);
+    expect([nested.status, await nested.json()]).toEqual([404, { message: 'Not Found' }]);
+    expect((await fetch(`${api.url}/s/%zz`)).status).toBe(400);
+    expect((await fetch(`${api.url}/s/`)).status).toBe(404);
+
+    await new Promise((resolve) => setTimeout(resolve, 50)); // lines are written on 'finish'
+    expect(accessLog.filter((line) => line.startsWith('GET /s/{token} '))).toHaveLength(2);
+    expect(accessLog.join('\n')).not.toContain(shareToken);
+  });
+});

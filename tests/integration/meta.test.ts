@@ -49,6 +49,28 @@ describe('GET /openapi.json', () => {
     expect(events.parameters.map((parameter: { name: string }) => parameter.name).sort()).toEqual(['cursor', 'limit']);
     expect(events.responses['422']).toBeDefined();
   });
+
+  it('documents share links: the 302 and its headers, the bodies and their bounds, public /s routes', async () => {
+    const doc = (await invoke(openapi, createTestEventV2({ path: '/openapi.json' }))).body;
+    const open = doc.paths['/s/{token}'].get;
+    expect(open.security).toBeUndefined();
+    expect(Object.keys(open.responses).sort()).toEqual(['302', '401', '404', '500']);
+    expect(Object.keys(open.responses['302'].headers).sort()).toEqual(['Cache-Control', 'Location', 'Referrer-Policy']);
+    expect(open.responses['302'].content).toBeUndefined();
+    expect(open.responses['401'].headers['WWW-Authenticate'].description).toMatch(/SharePassword/);
+    const unlock = doc.paths['/s/{token}'].post;
+    expect(unlock.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ResolvedShare' });
+    expect(unlock.responses['429'].headers['Retry-After']).toBeDefined();
+    expect(doc.components.schemas.CreateShareRequest.properties).toMatchObject({
+      expires_in: { type: 'integer', minimum: 1, maximum: 2592000, default: 86400 },
+      max_downloads: { anyOf: [{ type: 'integer', minimum: 1, maximum: 1000000 }, { type: 'null' }] },
+      password: { type: 'string', minLength: 8 },
+    });
+    expect(doc.paths['/files/{id}/shares'].post.responses['201'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ShareCreated' });
+    expect(doc.paths['/files/{id}/shares/{share_id}'].delete.parameters.map((p: { name: string }) => p.name)).toEqual(['id', 'share_id']);
+    expect(JSON.stringify(doc.components.schemas.Share)).not.toMatch(/token/);
+    expect(doc.tags.map((tag: { name: string }) => tag.name)).toContain('shares');
+  });
 });
 
 describe('GET /docs', () => {

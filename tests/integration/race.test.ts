@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
+import { handler as createShare } from '../../functions/shares-create';
 import { createTestEventV2, invoke } from '../helpers/events';
 import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
 
@@ -66,5 +67,29 @@ describe('races between processes on one SQLite file', () => {
     // Cost 10 keeps every contender inside its compare while the others read the counters.
     const statuses = await race({ RACE: 'wrong-password', EMAIL: 'raced-past@example.com', SOURCE_IP: '198.51.100.78', LOGIN_MAX_FAILURES: '2', BCRYPT_ROUNDS: '10' });
     expect(statuses).toEqual([401, 401, 429, 429]);
+  });
+
+  it('opens of one share with max_downloads 2: exactly two redirects, never a third download', async () => {
+    const credentials = { email: 'sharer@example.com', password: 'SecurePassword123!' };
+    const user = await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
+    const tokens = await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }));
+    const fileId = '0b6c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e';
+    const db = new BetterSqlite3(dbFile);
+    db.prepare(
+      `INSERT INTO files (id, owner_id, key, filename, size, content_type, created_at, status, list_seq)
+        VALUES (?, ?, ?, 'raced.pdf', 10, 'application/pdf', '2024-01-15T10:30:00Z', 'stored', 1)`,
+    ).run(fileId, user.body.id, `${user.body.id}/${fileId}-raced.pdf`);
+    db.close();
+    const created = await invoke(
+      createShare,
+      createTestEventV2({ method: 'POST', path: `/files/${fileId}/shares`, routeKey: 'POST /files/{id}/shares', pathParameters: { id: fileId }, token: tokens.body.access_token, json: { max_downloads: 2 } }),
+    );
+    expect(created.status).toBe(201);
+    // Presigning needs a storage configuration, not a server: nothing is fetched.
+    const storage = { S3_ENDPOINT: 'http://127.0.0.1:9', S3_ACCESS_KEY_ID: 'race-key', S3_SECRET_ACCESS_KEY: 'race-secret' };
+    const statuses = await race({ RACE: 'share', SHARE_TOKEN: String(created.body.url).split('/s/')[1] ?? '', ...storage });
+    expect(statuses).toEqual([302, 302, 404, 404]);
+    const row = new BetterSqlite3(dbFile, { readonly: true }).prepare('SELECT downloads FROM shares WHERE id = ?').get(created.body.id);
+    expect(row).toEqual({ downloads: 2 });
   }, 90_000);
 });

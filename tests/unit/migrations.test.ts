@@ -14,7 +14,7 @@ describe('migrations', () => {
     expect(migrate(db)).toEqual(migrations.map((m) => m.version));
     expect(migrate(db)).toEqual([]);
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((t) => t.name);
-    expect(tables).toEqual(['account_tokens', 'audit_events', 'captcha_solutions', 'files', 'mfa_challenges', 'mfa_recovery_codes', 'mfa_totp', 'refresh_tokens', 'schema_migrations', 'sessions', 'sqlite_sequence', 'staging_leftovers', 'throttle_counters', 'users']);
+    expect(tables).toEqual(['account_tokens', 'audit_events', 'captcha_solutions', 'files', 'mfa_challenges', 'mfa_recovery_codes', 'mfa_totp', 'refresh_tokens', 'schema_migrations', 'sessions', 'shares', 'sqlite_sequence', 'staging_leftovers', 'throttle_counters', 'users']);
     const columns = (db.prepare('PRAGMA table_info(refresh_tokens)').all() as Array<{ name: string }>).map((c) => c.name);
     expect(columns).toEqual(expect.arrayContaining(['user_id', 'revoked', 'expires_at', 'created_at']));
   });
