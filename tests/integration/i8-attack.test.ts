@@ -221,3 +221,22 @@ describe('odd bodies never answer 500', () => {
     expect(bad).toEqual([]);
   }, 120_000);
 });
+
+describe('codes used once', () => {
+  it('racing verifies with one TOTP code or one recovery code (two mfa_tokens): one wins; the login code cannot disable MFA', async () => {
+    const account = await withMfa('once');
+    clock += 60_000;
+    const [a, b] = [await logIn(account), await logIn(account)];
+    const code = codeAt(account.secret);
+    const totp = await Promise.all([a, b].map((c) => verifyWith(account.ip, { mfa_token: c.body.mfa_token, code })));
+    expect(totp.map((r) => r.status).sort()).toEqual([200, 400]);
+    const disabled = await call(disable, { method: 'DELETE', path: '/auth/mfa/totp', token: account.access, json: { code }, sourceIp: account.ip });
+    expect(disabled.status).toBe(400);
+    const [c, d] = [await logIn(account), await logIn(account)];
+    const recovery = account.recovery[0];
+    const rec = await Promise.all([c, d].map((x) => verifyWith(account.ip, { mfa_token: x.body.mfa_token, code: recovery })));
+    expect(rec.map((r) => r.status).sort()).toEqual([200, 400]);
+    const reuse = await call(disable, { method: 'DELETE', path: '/auth/mfa/totp', token: account.access, json: { code: recovery }, sourceIp: account.ip });
+    expect(reuse.status).toBe(400);
+  });
+});
