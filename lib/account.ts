@@ -6,6 +6,7 @@ import { getDb } from './db/connection';
 import { removeOwnerObjects } from './direct-uploads';
 import { collectOwnerObjectsInTransaction } from './files';
 import type { AuthenticatedUser } from './http/auth';
+import { endMfaChallengesInTransaction } from './mfa/challenges';
 import { HttpError, unauthorized } from './http/errors';
 import type { RequestOrigin } from './request-origin';
 import { endUserSessionsInTransaction } from './sessions';
@@ -46,6 +47,7 @@ export async function changePassword(user: AuthenticatedUser, change: PasswordCh
     .transaction(() => {
       if (!setPasswordHashInTransaction(db, user.id, hashed)) return false;
       endUserSessionsInTransaction(db, user.id, user.sessionId);
+      endMfaChallengesInTransaction(db, user.id); // logins begun with the old password
       retireAccountTokensInTransaction(db, user.id, 'password_reset');
       return true;
     })

@@ -9,6 +9,7 @@ import { invalidToken } from './email-verification';
 import { logger } from './logger';
 import { sendMail } from './mail/mailer';
 import { linkMail } from './mail/templates';
+import { endMfaChallengesInTransaction } from './mfa/challenges';
 import type { RequestOrigin } from './request-origin';
 import { endUserSessionsInTransaction } from './sessions';
 import { clearCounter } from './throttle';
@@ -90,6 +91,7 @@ export async function resetPassword(reset: PasswordReset, origin: RequestOrigin)
       const owner = redeemAccountTokenInTransaction(db, reset.token, 'password_reset');
       if (!owner || !setPasswordHashInTransaction(db, owner, hashed)) return undefined;
       endUserSessionsInTransaction(db, owner);
+      endMfaChallengesInTransaction(db, owner); // logins begun with the old password
       retireAccountTokensInTransaction(db, owner, 'password_reset');
       markEmailVerifiedInTransaction(db, owner);
       return owner;

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
 import { getDb, statement } from '../db/connection';
 import { isoSeconds } from '../time';
 import { CLAIM_RECOVERY_CODE_SQL, CLAIM_TOTP_STEP_SQL } from './store';
@@ -84,6 +85,14 @@ class TokenDied extends Error {}
 /** One more wrong code against the token (atomic: racing wrong codes each count). */
 export async function recordMfaChallengeFailure(token: string): Promise<void> {
   statement(getDb(), 'UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = ?').run(hashMfaToken(token));
+}
+
+/**
+ * Ends every pending MFA login of the user (a password reset or change): an mfa_token proves
+ * the password that was current when it was issued, so it must not outlive that password.
+ */
+export function endMfaChallengesInTransaction(db: Database, userId: string): void {
+  statement(db, 'DELETE FROM mfa_challenges WHERE user_id = ?').run(userId);
 }
 
 /** Deletes expired tokens (dead ones go when they expire); resolves with how many. */

@@ -42,8 +42,10 @@ export async function verifyMfaLogin(input: MfaVerification, origin: RequestOrig
 
   const proof = await proofOf(userId, record, input.code, { recovery: true });
   const outcome = proof ? await redeemMfaChallenge(input.mfa_token, userId, proof) : 'code_refused';
-  if (outcome === 'token_dead') throw deadToken();
-  if (outcome === 'code_refused') {
+  // `token_dead`: wrong codes racing this one killed the token after it was looked up (its
+  // claim was rolled back). It must answer what those wrong codes answer: a 401 here, and only
+  // here, would single out the right code of a burst, still unused, for the next mfa_token.
+  if (outcome !== 'redeemed') {
     await recordMfaChallengeFailure(input.mfa_token);
     await recordAuditEvent({ type: 'auth.login.failed', userId, details: { reason: 'mfa_failed' } }, origin);
     throw await codeFailed(admitted);

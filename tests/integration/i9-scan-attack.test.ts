@@ -1,0 +1,182 @@
+/** Attacks on the scan gate with a real clamd. */
+import net from 'node:net';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { gzipSync } from 'node:zlib';
+import BetterSqlite3 from 'better-sqlite3';
+import { handler as listFiles } from '../../functions/files-list';
+import { handler as events } from '../../functions/auth-events';
+import { handler as login } from '../../functions/auth-login';
+import { handler as register } from '../../functions/auth-register';
+import { handler as getFile } from '../../functions/files-get';
+import { handler as upload } from '../../functions/upload';
+import { handler as complete } from '../../functions/uploads-complete';
+import { handler as plan } from '../../functions/uploads-plan';
+import { describeWithClamd, EICAR, EICAR_REPORTED, startClamd, type TestClamd } from '../helpers/clamd';
+import { createTestEventV2, invoke, multipartBody, type InvokeResult } from '../helpers/events';
+import { pdfBytes } from '../helpers/fixtures';
+import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+
+const MiB = 1024 ** 2;
+let storage: TestStorage;
+let clamd: TestClamd;
+let dbFile: string;
+let token: string;
+let userId: string;
+
+/** A loopback port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function useClamd(port: number, extra: Record<string, string> = {}): void {
+  delete process.env.SCAN_MAX_BYTES;
+  Object.assign(process.env, { SCANNER: 'clamd', CLAMD_HOST: '127.0.0.1', CLAMD_PORT: String(port), CLAMD_TIMEOUT_MS: '5000', ...extra });
+  resetRuntime();
+}
+
+const uploadEvent = (filename: string, contentType: string, content: Buffer) => {
+  const form = multipartBody([{ name: 'file', filename, contentType, content }]);
+  return createTestEventV2({ method: 'POST', path: '/upload', token, headers: { 'content-type': form.contentType }, binary: form.body });
+};
+const planEvent = (json: unknown) => createTestEventV2({ method: 'POST', path: '/uploads', token, json });
+const completeEvent = (id: string, json?: unknown) =>
+  createTestEventV2({ method: 'POST', path: `/uploads/${id}/complete`, routeKey: 'POST /uploads/{id}/complete', pathParameters: { id }, token, json });
+const fileEvent = (id: string) => createTestEventV2({ path: `/files/${id}`, routeKey: 'GET /files/{id}', pathParameters: { id }, token });
+
+async function planAndPut(filename: string, contentType: string, bytes: Buffer): Promise<InvokeResult> {
+  const planned = await invoke(plan, planEvent({ filename, content_type: contentType, size: bytes.length }));
+  expect(planned.status).toBe(201);
+  const { upload: instructions } = planned.body;
+  if (instructions.method === 'PUT') {
+    expect((await fetch(instructions.url, { method: 'PUT', headers: instructions.headers, body: bytes })).status).toBe(200);
+  }
+  return planned;
+}
+
+/** PUTs every part of a multipart plan and returns what completion needs. */
+async function putParts(planned: InvokeResult, bytes: Buffer): Promise<{ parts: Array<{ part_number: number; etag: string }> }> {
+  const { part_size: partSize, parts } = planned.body.upload as { part_size: number; parts: Array<{ part_number: number; url: string }> };
+  const done = [];
+  for (const part of parts) {
+    const start = (part.part_number - 1) * partSize;
+    const response = await fetch(part.url, { method: 'PUT', body: bytes.subarray(start, start + partSize) });
+    expect(response.status).toBe(200);
+    done.push({ part_number: part.part_number, etag: response.headers.get('etag') ?? '' });
+  }
+  return { parts: done };
+}
+
+const fileRows = (): Array<{ id: string; status: string; scan_status: string }> =>
+  new BetterSqlite3(dbFile, { readonly: true }).prepare('SELECT id, status, scan_status FROM files ORDER BY rowid').all() as Array<{
+    id: string;
+    status: string;
+    scan_status: string;
+  }>;
+
+async function objectKeys(): Promise<string[]> {
+  const s3 = testS3Client(storage.endpoint);
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: storage.bucket }));
+  s3.destroy();
+  return (listed.Contents ?? []).map((object) => object.Key ?? '').sort();
+}
+
+async function exists(key: string): Promise<boolean> {
+  const s3 = testS3Client(storage.endpoint);
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: key }));
+    return true;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NotFound') return false;
+    throw error;
+  } finally {
+    s3.destroy();
+  }
+}
+
+async function infectedEvents(): Promise<Array<{ type: string; details: Record<string, unknown> }>> {
+  const answer = await invoke(events, createTestEventV2({ path: '/auth/events', token }));
+  return (answer.body.events as Array<{ type: string; details: Record<string, unknown> }>).filter((event) => event.type === 'file.infected');
+}
+
+
+describeWithClamd('scan gate attacks (real clamd)', () => {
+  beforeAll(async () => {
+    [storage, clamd] = await Promise.all([startTestStorage(), startClamd()]);
+    dbFile = useFreshDatabase();
+    process.env.MULTIPART_THRESHOLD_BYTES = String(5 * MiB);
+    useClamd(clamd.port);
+    const credentials = { email: 'attacker@example.com', password: 'SecurePassword123!' };
+    userId = (await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }))).body.id;
+    token = (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
+  });
+  afterAll(async () => {
+    for (const name of ['SCANNER', 'CLAMD_HOST', 'CLAMD_PORT', 'CLAMD_TIMEOUT_MS', 'SCAN_MAX_BYTES', 'MULTIPART_THRESHOLD_BYTES']) delete process.env[name];
+    resetRuntime();
+    await Promise.all([storage?.close(), clamd?.stop()]);
+  });
+
+  const variants: Array<[string, string, Buffer]> = [
+    ['octet.bin', 'application/octet-stream', EICAR],
+    ['eicar.pdf', 'application/pdf', Buffer.concat([pdfBytes(2000), EICAR])],
+    ['boundary.txt', 'text/plain', Buffer.concat([Buffer.alloc(256 * 1024 - 10, 'a'), EICAR, Buffer.alloc(100, 'b')])],
+    ['eicar.gz', 'application/gzip', gzipSync(EICAR)],
+    ['nul.txt', 'text/plain', Buffer.concat([Buffer.alloc(1, 0), EICAR])],
+  ];
+  it.each(variants)('POST /upload refuses %s (%s)', async (filename, type, bytes) => {
+    const answer = await invoke(upload, uploadEvent(filename, type, bytes));
+    expect([answer.status, answer.body.url]).not.toEqual([200, expect.any(String)]);
+    expect(fileRows()).toEqual([]);
+  });
+
+  it('two file parts: the scanned one is the stored one', async () => {
+    const form = multipartBody([
+      { name: 'file', filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('clean') },
+      { name: 'file', filename: 'b.txt', contentType: 'text/plain', content: EICAR },
+    ]);
+    const answer = await invoke(upload, createTestEventV2({ method: 'POST', path: '/upload', token, headers: { 'content-type': form.contentType }, binary: form.body }));
+    if (answer.status === 200) {
+      const stored = Buffer.from(await (await fetch(answer.body.url)).arrayBuffer());
+      expect(stored.includes(EICAR)).toBe(false);
+    }
+  });
+
+  it('direct multipart: EICAR split across the part boundary is found', async () => {
+    const bytes = pdfBytes(6 * MiB);
+    EICAR.copy(bytes, 5 * MiB - 30);
+    const planned = await planAndPut('split.pdf', 'application/pdf', bytes);
+    expect(planned.body.upload.method).toBe('multipart');
+    const answer = await invoke(complete, completeEvent(planned.body.id, await putParts(planned, bytes)));
+    expect(answer.status).toBe(422);
+  });
+
+  it('direct PUT: a clean completion, then EICAR through the still-valid PUT URL, never reaches the served file', async () => {
+    const bytes = Buffer.from('clean text file, nothing to see');
+    const evil = Buffer.concat([EICAR, Buffer.alloc(bytes.length - EICAR.length > 0 ? bytes.length - EICAR.length : 0, ' ')]).subarray(0, Math.max(bytes.length, EICAR.length));
+    const planned = await invoke(plan, planEvent({ filename: 'x.txt', content_type: 'text/plain', size: bytes.length }));
+    const { url, headers } = planned.body.upload;
+    expect((await fetch(url, { method: 'PUT', headers, body: bytes })).status).toBe(200);
+    const done = await invoke(complete, completeEvent(planned.body.id));
+    expect(done.status).toBe(200);
+    await fetch(url, { method: 'PUT', headers, body: evil });
+    const again = await invoke(complete, completeEvent(planned.body.id));
+    const served = Buffer.from(await (await fetch(again.body.url)).arrayBuffer());
+    expect(served.includes(EICAR)).toBe(false);
+    const read = await invoke(getFile, fileEvent(planned.body.id));
+    expect(Buffer.from(await (await fetch(read.body.url)).arrayBuffer()).includes(EICAR)).toBe(false);
+  });
+
+  it('a pending plan whose completion met a dead clamd has no URL anywhere', async () => {
+    const planned = await planAndPut('wait.txt', 'text/plain', EICAR);
+    useClamd(await closedPort());
+    expect((await invoke(complete, completeEvent(planned.body.id))).status).toBe(503);
+    expect((await invoke(getFile, fileEvent(planned.body.id))).status).toBe(404);
+    const list = await invoke(listFiles, createTestEventV2({ path: '/files', token }));
+    expect(JSON.stringify(list.body)).not.toContain(planned.body.id);
+    useClamd(clamd.port);
+    expect((await invoke(complete, completeEvent(planned.body.id))).status).toBe(422);
+  });
+});
