@@ -4,6 +4,7 @@
  * Exits 0 whatever the verdicts unless `--strict` is given (then 1 on any FAIL). `--only`
  * (repeatable) runs just the comparisons whose title contains the word, e.g. `--only upload`.
  */
+import './quiet-logs';
 import os from 'node:os';
 import { startBenchRuntime } from './bench-runtime';
 import { measureBundles } from './bundles';
