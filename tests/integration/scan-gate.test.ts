@@ -5,8 +5,10 @@
  * files are served, and a scanner that cannot be reached serves nothing (fail closed).
  */
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import BetterSqlite3 from 'better-sqlite3';
+import { handler as listFiles } from '../../functions/files-list';
 import { handler as events } from '../../functions/auth-events';
 import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
@@ -242,6 +244,71 @@ describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
       expect([answer.status, answer.body.detail, answer.headers['retry-after']]).toEqual([413, 'The file is too large to scan', undefined]);
       expect(fileRows().map((row) => row.id)).not.toContain(planned.body.id);
       expect([await exists(planned.body.key), await exists(`staging/${planned.body.key}`)]).toEqual([false, false]);
+    });
+  });
+
+  // The security review's attempts to get past the gate.
+  describe('attacks', () => {
+    const variants: Array<[string, string, Buffer]> = [
+      ['octet.bin', 'application/octet-stream', EICAR],
+      ['eicar.pdf', 'application/pdf', Buffer.concat([pdfBytes(2000), EICAR])],
+      ['boundary.txt', 'text/plain', Buffer.concat([Buffer.alloc(256 * 1024 - 10, 'a'), EICAR, Buffer.alloc(100, 'b')])],
+      ['eicar.gz', 'application/gzip', gzipSync(EICAR)],
+      ['nul.txt', 'text/plain', Buffer.concat([Buffer.alloc(1, 0), EICAR])],
+    ];
+    it.each(variants)('POST /upload refuses %s (%s)', async (filename, type, bytes) => {
+      const before = fileRows();
+      const answer = await invoke(upload, uploadEvent(filename, type, bytes));
+      expect([answer.status, answer.body.url]).not.toEqual([200, expect.any(String)]);
+      expect(fileRows()).toEqual(before); // no new row, whatever the earlier tests stored
+    });
+
+    it('two file parts: the scanned one is the stored one', async () => {
+      const form = multipartBody([
+        { name: 'file', filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('clean') },
+        { name: 'file', filename: 'b.txt', contentType: 'text/plain', content: EICAR },
+      ]);
+      const answer = await invoke(upload, createTestEventV2({ method: 'POST', path: '/upload', token, headers: { 'content-type': form.contentType }, binary: form.body }));
+      if (answer.status === 200) {
+        const stored = Buffer.from(await (await fetch(answer.body.url)).arrayBuffer());
+        expect(stored.includes(EICAR)).toBe(false);
+      }
+    });
+
+    it('direct multipart: EICAR split across the part boundary is found', async () => {
+      const bytes = pdfBytes(6 * MiB);
+      EICAR.copy(bytes, 5 * MiB - 30);
+      const planned = await planAndPut('split.pdf', 'application/pdf', bytes);
+      expect(planned.body.upload.method).toBe('multipart');
+      const answer = await invoke(complete, completeEvent(planned.body.id, await putParts(planned, bytes)));
+      expect(answer.status).toBe(422);
+    });
+
+    it('direct PUT: a clean completion, then EICAR through the still-valid PUT URL, never reaches the served file', async () => {
+      const bytes = Buffer.from('clean text file, nothing to see');
+      const evil = Buffer.concat([EICAR, Buffer.alloc(bytes.length - EICAR.length > 0 ? bytes.length - EICAR.length : 0, ' ')]).subarray(0, Math.max(bytes.length, EICAR.length));
+      const planned = await invoke(plan, planEvent({ filename: 'x.txt', content_type: 'text/plain', size: bytes.length }));
+      const { url, headers } = planned.body.upload;
+      expect((await fetch(url, { method: 'PUT', headers, body: bytes })).status).toBe(200);
+      const done = await invoke(complete, completeEvent(planned.body.id));
+      expect(done.status).toBe(200);
+      await fetch(url, { method: 'PUT', headers, body: evil });
+      const again = await invoke(complete, completeEvent(planned.body.id));
+      const served = Buffer.from(await (await fetch(again.body.url)).arrayBuffer());
+      expect(served.includes(EICAR)).toBe(false);
+      const read = await invoke(getFile, fileEvent(planned.body.id));
+      expect(Buffer.from(await (await fetch(read.body.url)).arrayBuffer()).includes(EICAR)).toBe(false);
+    });
+
+    it('a pending plan whose completion met a dead clamd has no URL anywhere', async () => {
+      const planned = await planAndPut('wait.txt', 'text/plain', EICAR);
+      useClamd(await closedPort());
+      expect((await invoke(complete, completeEvent(planned.body.id))).status).toBe(503);
+      expect((await invoke(getFile, fileEvent(planned.body.id))).status).toBe(404);
+      const list = await invoke(listFiles, createTestEventV2({ path: '/files', token }));
+      expect(JSON.stringify(list.body)).not.toContain(planned.body.id);
+      useClamd(clamd.port);
+      expect((await invoke(complete, completeEvent(planned.body.id))).status).toBe(422);
     });
   });
 });
