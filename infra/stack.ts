@@ -8,7 +8,7 @@ import { Queue, QueueEncryption, type CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import type { CfnSecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import { routes, scanResultNeeds, sweepNeeds, type Route, type RouteNeeds } from '../functions/routes';
+import { routes, scanResultNeeds, sweepNeeds, type Route, type RouteNeeds, type S3Action } from '../functions/routes';
 import { acknowledgeWildcardGrants, ApiFunction, FUNCTION_ARCHITECTURE } from './constructs/api-function';
 import { Database, DATABASE_URL } from './constructs/database';
 import { Mail } from './constructs/mail';
@@ -24,6 +24,16 @@ export interface SecureUploadStackProps extends StackProps {
   readonly settings: StackSettings;
   /** The route table; the real one unless a test wants another. */
   readonly routes?: readonly Route[];
+}
+
+/** What the stack's functions outside the route table share. */
+interface InternalFunctionDeps {
+  readonly storage: Storage;
+  readonly network: Network;
+  readonly database: Database;
+  readonly driver: DriverLayer;
+  readonly jwtSecret: Secret;
+  readonly settings: StackSettings;
 }
 
 /** What one Lambda needs: the union of the needs of every route it serves. */
@@ -217,30 +227,13 @@ export class SecureUploadStack extends Stack {
 
     // Not an HTTP route: removes direct-upload plans that expired without completing, with
     // their objects and multipart uploads (the bucket lifecycle rule is the backstop).
-    const sweep = new ApiFunction(this, 'SweepUploads', {
+    const internal: InternalFunctionDeps = { storage, network, database, driver, jwtSecret, settings };
+    const sweep = this.internalFunction('SweepUploads', internal, {
       handlerName: 'sweep-uploads',
       description: 'Scheduled: remove expired direct-upload plans and their objects',
-      driverLayer: driver.layer,
-      tracing: settings.tracing,
-      logRetention: settings.logRetention,
-      logRemovalPolicy: settings.removalPolicy,
-      memorySize: 512,
       timeout: Duration.minutes(2),
-      environment: {
-        JWT_SECRET_ARN: jwtSecret.secretArn, // required by lib/config.ts; the secret itself is not granted
-        DATABASE_URL,
-        SQLITE_JOURNAL_MODE: 'DELETE',
-        S3_BUCKET: storage.bucket.bucketName,
-        S3_REGION: this.region,
-      },
-      vpc: network.vpc,
-      vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
-      securityGroups: [network.functionSecurityGroup],
-      filesystem: database.mountFor(),
+      s3: sweepNeeds.s3,
     });
-    sweep.node.addDependency(network.s3Endpoint); // it reads no secret
-    acknowledgeFunctionFindings(sweep, true, settings.tracing);
-    if (sweepNeeds.s3) storage.grant(sweep, sweepNeeds.s3);
     // Events EventBridge could not deliver to the sweep (after its retries) wait here to be
     // looked at, with an alarm on them; a sweep that ran and failed shows in its Errors alarm.
     const sweepDeadLetters = new Queue(this, 'SweepUploadsDeadLetters', {
@@ -259,7 +252,7 @@ export class SecureUploadStack extends Stack {
       targets: [new LambdaFunction(sweep, { retryAttempts: 2, maxEventAge: Duration.hours(1), deadLetterQueue: sweepDeadLetters })],
     });
 
-    const malware = settings.scanner === 'guardduty' ? this.malwareProtection(storage, network, database, driver, jwtSecret, settings) : undefined;
+    const malware = settings.scanner === 'guardduty' ? this.malwareProtection(internal) : undefined;
 
     const api = new PublicApi(this, 'Http', {
       name: `secure-upload-api-${settings.stage}`,
@@ -313,25 +306,42 @@ export class SecureUploadStack extends Stack {
    * database) and GuardDuty Malware Protection on the bucket. The only role excepted from the
    * bucket's read deny is uploads-complete's, which verifies what was just uploaded.
    */
-  private malwareProtection(
-    storage: Storage,
-    network: Network,
-    database: Database,
-    driver: DriverLayer,
-    jwtSecret: Secret,
-    settings: StackSettings,
-  ): { fn: ApiFunction; protection: MalwareProtection } {
-    const fn = new ApiFunction(this, 'ScanResult', {
+  private malwareProtection(internal: InternalFunctionDeps): { fn: ApiFunction; protection: MalwareProtection } {
+    const { storage } = internal;
+    const fn = this.internalFunction('ScanResult', internal, {
       handlerName: 'scan-result',
       description: 'EventBridge: record GuardDuty malware scan results on files, delete infected objects',
+      timeout: Duration.seconds(30),
+      s3: scanResultNeeds.s3,
+    });
+    const verifier = this.requireFunction('uploads-complete').role;
+    if (!verifier) throw new Error('uploads-complete has no role');
+    const protection = new MalwareProtection(this, 'MalwareProtection', { bucket: storage.bucket, resultFunction: fn, unscannedReaders: [verifier] });
+    return { fn, protection };
+  }
+
+  /**
+   * A function that serves no route (a schedule's or EventBridge's target) but uses the
+   * database: in the VPC with the driver layer and the EFS mount, the bucket in its environment,
+   * and only the object actions it names. It reads no secret (JWT_SECRET_ARN only satisfies
+   * lib/config.ts), so it waits for the S3 endpoint alone.
+   */
+  private internalFunction(
+    id: string,
+    { storage, network, database, driver, jwtSecret, settings }: InternalFunctionDeps,
+    props: { readonly handlerName: string; readonly description: string; readonly timeout: Duration; readonly s3: readonly S3Action[] | undefined },
+  ): ApiFunction {
+    const fn = new ApiFunction(this, id, {
+      handlerName: props.handlerName,
+      description: props.description,
       driverLayer: driver.layer,
       tracing: settings.tracing,
       logRetention: settings.logRetention,
       logRemovalPolicy: settings.removalPolicy,
       memorySize: 512,
-      timeout: Duration.seconds(30),
+      timeout: props.timeout,
       environment: {
-        JWT_SECRET_ARN: jwtSecret.secretArn, // required by lib/config.ts; the secret itself is not granted
+        JWT_SECRET_ARN: jwtSecret.secretArn,
         DATABASE_URL,
         SQLITE_JOURNAL_MODE: 'DELETE',
         S3_BUCKET: storage.bucket.bucketName,
@@ -342,13 +352,10 @@ export class SecureUploadStack extends Stack {
       securityGroups: [network.functionSecurityGroup],
       filesystem: database.mountFor(),
     });
-    fn.node.addDependency(network.s3Endpoint); // it reads no secret
+    fn.node.addDependency(network.s3Endpoint);
     acknowledgeFunctionFindings(fn, true, settings.tracing);
-    if (scanResultNeeds.s3) storage.grant(fn, scanResultNeeds.s3);
-    const verifier = this.requireFunction('uploads-complete').role;
-    if (!verifier) throw new Error('uploads-complete has no role');
-    const protection = new MalwareProtection(this, 'MalwareProtection', { bucket: storage.bucket, resultFunction: fn, unscannedReaders: [verifier] });
-    return { fn, protection };
+    if (props.s3) storage.grant(fn, props.s3);
+    return fn;
   }
 
   private requireFunction(handler: string): ApiFunction {
