@@ -1,12 +1,10 @@
 import { allowAccountMail } from './abuse-protection';
-import { issueAccountToken, redeemAccountTokenInTransaction, retireAccountTokensInTransaction } from './account-tokens';
+import { mailAccountLink } from './account-link-mail';
+import { redeemAccountTokenInTransaction, retireAccountTokensInTransaction } from './account-tokens';
 import { recordAuditEvent } from './audit';
 import { getConfig } from './config';
 import { getDb } from './db/connection';
 import { HttpError } from './http/errors';
-import { logger } from './logger';
-import { sendMail } from './mail/mailer';
-import { linkMail } from './mail/templates';
 import type { RequestOrigin } from './request-origin';
 import { findAccountUserById, markEmailVerifiedInTransaction, type AccountUser, type User } from './users';
 
@@ -26,27 +24,17 @@ export const invalidToken = () => new HttpError(400, 'Invalid or expired token')
  * (register, resend, a refused login): a failure is logged.
  */
 export async function mailVerificationLink(user: Pick<User, 'id' | 'email'>): Promise<void> {
-  const { emailVerification, appUrl } = getConfig();
-  if (emailVerification === 'off') return;
-  try {
-    if (!appUrl) throw new Error('APP_URL is not set: no link can be built');
-    if (!(await allowAccountMail('verify', user.id))) {
-      logger.info('Verification mail not sent: hourly limit for the account reached', { userId: user.id });
-      return;
-    }
-    const token = await issueAccountToken(user.id, 'verify_email', EMAIL_VERIFICATION_TTL_SECONDS);
-    await sendMail(
-      linkMail(user.email, {
-        subject: 'Verify your email address',
-        lead: 'Someone (hopefully you) created an account with this address. Open the link to confirm it is yours.',
-        action: 'Verify my address',
-        link: `${appUrl}/auth/verify-email?token=${token}`,
-        footer: 'The link works once, for 24 hours. If you did not create an account, ignore this mail.',
-      }),
-    );
-  } catch (error) {
-    logger.error('Could not send a verification link', { userId: user.id, error: error as Error });
-  }
+  if (getConfig().emailVerification === 'off') return;
+  await mailAccountLink(
+    user,
+    { purpose: 'verify_email', ttlSeconds: EMAIL_VERIFICATION_TTL_SECONDS, path: '/auth/verify-email', withinLimit: () => allowAccountMail('verify', user.id) },
+    {
+      subject: 'Verify your email address',
+      lead: 'Someone (hopefully you) created an account with this address. Open the link to confirm it is yours.',
+      action: 'Verify my address',
+      footer: 'The link works once, for 24 hours. If you did not create an account, ignore this mail.',
+    },
+  );
 }
 
 /** Uses a verification token up and marks its user's address verified; 400 for anything but a live, unused token. */

@@ -1,14 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { admitAttempt, allowAccountMail, emailAccount, userAccount } from './abuse-protection';
-import { issueAccountToken, peekAccountToken, redeemAccountTokenInTransaction, retireAccountTokensInTransaction } from './account-tokens';
+import { mailAccountLink } from './account-link-mail';
+import { peekAccountToken, redeemAccountTokenInTransaction, retireAccountTokensInTransaction } from './account-tokens';
 import { recordAuditEvent } from './audit';
 import { hashPassword } from './auth/passwords';
 import { getConfig } from './config';
 import { getDb } from './db/connection';
 import { invalidToken } from './email-verification';
 import { logger } from './logger';
-import { sendMail } from './mail/mailer';
-import { linkMail } from './mail/templates';
 import { endMfaChallengesInTransaction } from './mfa/challenges';
 import type { RequestOrigin } from './request-origin';
 import { endUserSessionsInTransaction } from './sessions';
@@ -45,23 +44,18 @@ export async function requestPasswordReset(request: ForgotRequest, origin: Reque
   await admitAttempt({ ip: origin.ip, captcha: request.captcha, captchaGated: true });
   const account = findAccountUserByEmail(request.email);
   const allowed = await allowAccountMail('reset', emailAccount(emailKey(request.email)).key);
-  const { appUrl, passwordResetTtlSeconds } = getConfig();
+  const { passwordResetTtlSeconds } = getConfig();
   if (account && allowed) {
-    try {
-      if (!appUrl) throw new Error('APP_URL is not set: no link can be built');
-      const token = await issueAccountToken(account.id, 'password_reset', passwordResetTtlSeconds);
-      await sendMail(
-        linkMail(account.email, {
-          subject: 'Reset your password',
-          lead: 'Someone (hopefully you) asked to reset the password of the account with this address.',
-          action: 'Choose a new password',
-          link: `${appUrl}/auth/password/reset?token=${token}`,
-          footer: `The link works once, for ${Math.round(passwordResetTtlSeconds / 60)} minutes. If you did not ask for it, ignore this mail: your password stays as it is.`,
-        }),
-      );
-    } catch (error) {
-      logger.error('Could not send a password reset link', { userId: account.id, error: error as Error });
-    }
+    await mailAccountLink(
+      account,
+      { purpose: 'password_reset', ttlSeconds: passwordResetTtlSeconds, path: '/auth/password/reset' },
+      {
+        subject: 'Reset your password',
+        lead: 'Someone (hopefully you) asked to reset the password of the account with this address.',
+        action: 'Choose a new password',
+        footer: `The link works once, for ${Math.round(passwordResetTtlSeconds / 60)} minutes. If you did not ask for it, ignore this mail: your password stays as it is.`,
+      },
+    );
   } else if (account) {
     logger.info('Password reset mail not sent: hourly limit for the account reached', { userId: account.id });
   }
