@@ -72,18 +72,22 @@ function buildStub(dir: string, sdk: readonly string[]): string {
   return outfile;
 }
 
-/** Template values that are CloudFormation tokens become plausible literals. */
+/**
+ * Plausible literals for template values that are CloudFormation tokens, by variable (each must
+ * pass lib/config.ts, which validates at cold start); anything else is a region reference.
+ */
+const TOKEN_STAND_INS: Readonly<Record<string, string>> = {
+  JWT_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:JwtSecret-AbCdEf',
+  MFA_ENCRYPTION_KEY_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:MfaEncryptionKey-AbCdEf',
+  S3_BUCKET: 'bench-uploads-bucket',
+  APP_URL: 'https://abc123.execute-api.eu-west-1.amazonaws.com',
+  MAIL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/mail',
+};
+
 function literalEnvironment(asset: FunctionAsset): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(asset.environment)) {
-    env[name] =
-      typeof value === 'string'
-        ? value
-        : name === 'JWT_SECRET_ARN'
-          ? 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:JwtSecret-AbCdEf'
-          : name === 'S3_BUCKET'
-            ? 'bench-uploads-bucket'
-            : 'eu-west-1';
+    env[name] = typeof value === 'string' ? value : (TOKEN_STAND_INS[name] ?? 'eu-west-1');
   }
   return env;
 }
