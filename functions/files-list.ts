@@ -6,6 +6,6 @@ import { ok } from '../lib/http/response';
 import { ListFilesQuery } from '../lib/schemas';
 
 /** GET /files?limit=&cursor=: the caller's stored files, newest first. */
-export const handler = httpHandler({ auth: bearerAuth, query: validQuery(ListFilesQuery) }, ({ user, query }) =>
-  ok(listFiles(user.id, query.limit, query.cursor)),
+export const handler = httpHandler({ auth: bearerAuth, query: validQuery(ListFilesQuery) }, async ({ user, query }) =>
+  ok(await listFiles(user.id, query.limit, query.cursor)),
 );

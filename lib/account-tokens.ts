@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Database } from 'better-sqlite3';
-import { getDb, statement } from './db/connection';
+import { getDb, type Queryable } from './db/connection';
 import { isoSeconds } from './time';
 
 /**
@@ -21,7 +20,8 @@ const hash = (token: string): string => createHash('sha256').update(token, 'utf8
 export async function issueAccountToken(userId: string, purpose: AccountTokenPurpose, ttlSeconds: number): Promise<string> {
   const token = randomBytes(TOKEN_BYTES).toString('base64url');
   const now = Date.now();
-  statement(getDb(), 'INSERT INTO account_tokens (token_hash, purpose, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(
+  await getDb().run(
+    'INSERT INTO account_tokens (token_hash, purpose, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
     hash(token),
     purpose,
     userId,
@@ -36,11 +36,12 @@ export async function issueAccountToken(userId: string, purpose: AccountTokenPur
  * before expensive work such as hashing a new password); undefined for anything else.
  */
 export async function peekAccountToken(token: string, purpose: AccountTokenPurpose): Promise<string | undefined> {
-  const row = statement(getDb(), 'SELECT user_id FROM account_tokens WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?').get(
+  const row = await getDb().get<{ user_id: string }>(
+    'SELECT user_id FROM account_tokens WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?',
     hash(token),
     purpose,
     isoSeconds(),
-  ) as { user_id: string } | undefined;
+  );
   return row?.user_id;
 }
 
@@ -48,18 +49,21 @@ export async function peekAccountToken(token: string, purpose: AccountTokenPurpo
  * Uses a token up: the user it belongs to, if it was live and unused; undefined for an unknown,
  * used or expired one. One conditional UPDATE, so of racing redemptions exactly one wins.
  */
-export function redeemAccountTokenInTransaction(db: Database, token: string, purpose: AccountTokenPurpose): string | undefined {
+export async function redeemAccountTokenInTransaction(tx: Queryable, token: string, purpose: AccountTokenPurpose): Promise<string | undefined> {
   const now = isoSeconds();
-  const row = statement(
-    db,
+  const row = await tx.get<{ user_id: string }>(
     `UPDATE account_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id`,
-  ).get(now, hash(token), purpose, now) as { user_id: string } | undefined;
+    now,
+    hash(token),
+    purpose,
+    now,
+  );
   return row?.user_id;
 }
 
 /** Uses up every other live token of the user for this purpose (after a reset, a change, a verification). */
-export function retireAccountTokensInTransaction(db: Database, userId: string, purpose: AccountTokenPurpose): void {
-  statement(db, 'UPDATE account_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL').run(isoSeconds(), userId, purpose);
+export async function retireAccountTokensInTransaction(tx: Queryable, userId: string, purpose: AccountTokenPurpose): Promise<void> {
+  await tx.run('UPDATE account_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL', isoSeconds(), userId, purpose);
 }
 
 /** How long used and expired tokens are kept (for looking into an incident) before the sweep deletes them. */
@@ -68,5 +72,5 @@ export const ACCOUNT_TOKEN_KEEP_MS = 86_400_000;
 /** Deletes tokens used or expired more than a day before `now`; resolves with how many. */
 export async function sweepAccountTokens(now: Date = new Date()): Promise<number> {
   const cutoff = isoSeconds(new Date(now.getTime() - ACCOUNT_TOKEN_KEEP_MS));
-  return statement(getDb(), 'DELETE FROM account_tokens WHERE used_at < ? OR expires_at < ?').run(cutoff, cutoff).changes;
+  return (await getDb().run('DELETE FROM account_tokens WHERE used_at < ? OR expires_at < ?', cutoff, cutoff)).changes;
 }

@@ -42,16 +42,13 @@ export interface PasswordChange {
 export async function changePassword(user: AuthenticatedUser, change: PasswordChange, origin: RequestOrigin): Promise<void> {
   await confirmPassword(user, change.current_password, change.captcha, origin, 'Current password is incorrect');
   const hashed = await hashPassword(change.new_password);
-  const db = getDb();
-  const changed = db
-    .transaction(() => {
-      if (!setPasswordHashInTransaction(db, user.id, hashed)) return false;
-      endUserSessionsInTransaction(db, user.id, user.sessionId);
-      endMfaChallengesInTransaction(db, user.id); // logins begun with the old password
-      retireAccountTokensInTransaction(db, user.id, 'password_reset');
-      return true;
-    })
-    .immediate();
+  const changed = await getDb().transaction(async (tx) => {
+    if (!(await setPasswordHashInTransaction(tx, user.id, hashed))) return false;
+    await endUserSessionsInTransaction(tx, user.id, user.sessionId);
+    await endMfaChallengesInTransaction(tx, user.id); // logins begun with the old password
+    await retireAccountTokensInTransaction(tx, user.id, 'password_reset');
+    return true;
+  });
   if (!changed) throw unauthorized('Could not validate credentials', 'invalid_token'); // deleted meanwhile
   await recordAuditEvent({ type: 'auth.password.changed', userId: user.id }, origin);
 }
@@ -73,15 +70,11 @@ export interface AccountDeletion {
  */
 export async function deleteAccount(user: AuthenticatedUser, deletion: AccountDeletion, origin: RequestOrigin): Promise<void> {
   await confirmPassword(user, deletion.password, deletion.captcha, origin, 'Password is incorrect');
-  const db = getDb();
-  const objects = db
-    .transaction(() => {
-      // Hook for share links (another branch): delete the user's shares here, in this
-      // transaction, before the files they point at (or let ON DELETE CASCADE on files do it).
-      const owned = collectOwnerObjectsInTransaction(db, user.id, stagingKey);
-      return deleteUserInTransaction(db, user.id) ? owned : undefined;
-    })
-    .immediate();
+  // Shares go with their files and their owner (ON DELETE CASCADE).
+  const objects = await getDb().transaction(async (tx) => {
+    const owned = await collectOwnerObjectsInTransaction(tx, user.id, stagingKey);
+    return (await deleteUserInTransaction(tx, user.id)) ? owned : undefined;
+  });
   if (!objects) throw unauthorized('Could not validate credentials', 'invalid_token'); // deleted meanwhile
   await removeOwnerObjects(objects);
   await forgetAccountCounters(user.id, emailKey(user.email));

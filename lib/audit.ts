@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { getConfig } from './config';
-import { getDb, statement } from './db/connection';
+import { getDb } from './db/connection';
 import { HttpError } from './http/errors';
 import { logger } from './logger';
 import type { RequestOrigin } from './request-origin';
@@ -80,10 +80,7 @@ export async function recordAuditEvent(event: AuditEventInput, origin: RequestOr
     request_id: origin.requestId,
     details: safeDetails(event.details),
   };
-  statement(
-    getDb(),
-    'INSERT INTO audit_events (id, user_id, at, type, ip, user_agent, request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-  ).run(row.id, row.user_id, row.at, row.type, row.ip, row.user_agent, row.request_id, JSON.stringify(row.details));
+  (await getDb().run('INSERT INTO audit_events (id, user_id, at, type, ip, user_agent, request_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', row.id, row.user_id, row.at, row.type, row.ip, row.user_agent, row.request_id, JSON.stringify(row.details)));
   logger.info('Audit event', { audit: row });
 }
 
@@ -104,11 +101,8 @@ interface AuditRow {
  */
 export async function listAuditEvents(userId: string, limit: number, cursor?: string): Promise<AuditPage> {
   const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
-  const rows = statement(
-    getDb(),
-    `SELECT seq, id, at, type, ip, user_agent, request_id, details FROM audit_events
-      WHERE user_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
-  ).all(userId, before, limit + 1) as AuditRow[];
+  const rows = (await getDb().all(`SELECT seq, id, at, type, ip, user_agent, request_id, details FROM audit_events
+      WHERE user_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, userId, before, limit + 1)) as AuditRow[];
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
@@ -126,5 +120,5 @@ function decodeCursor(cursor: string): number {
 /** Deletes events older than `AUDIT_RETENTION_DAYS`; resolves with how many. */
 export async function sweepAuditEvents(now: Date = new Date()): Promise<number> {
   const cutoff = isoSeconds(new Date(now.getTime() - getConfig().auditRetentionDays * 86_400_000));
-  return statement(getDb(), 'DELETE FROM audit_events WHERE at < ?').run(cutoff).changes;
+  return (await getDb().run('DELETE FROM audit_events WHERE at < ?', cutoff)).changes;
 }

@@ -12,8 +12,8 @@ export interface Config {
   /** `NODE_ENV=production` or running inside AWS Lambda: no fallbacks for secrets. */
   readonly production: boolean;
   readonly inLambda: boolean;
-  readonly databasePath: string;
-  readonly journalMode: JournalMode;
+  /** Which database, from `DATABASE_URL`: SQLite (a file) or PostgreSQL (a server). */
+  readonly database: DatabaseConfig;
   readonly jwt: {
     /** Set locally (`JWT_SECRET`); in AWS the secret comes from Secrets Manager instead. */
     readonly secret: string | undefined;
@@ -130,6 +130,18 @@ export type EmailVerificationMode = 'off' | 'optional' | 'required';
 
 export type JournalMode = 'WAL' | 'DELETE' | 'TRUNCATE' | 'PERSIST';
 
+export type DatabaseConfig =
+  | { readonly dialect: 'sqlite'; readonly path: string; readonly journalMode: JournalMode }
+  | {
+      readonly dialect: 'postgres';
+      /** `postgres://user:password@host:port/db?sslmode=...`; in AWS without credentials (they come from the secret). */
+      readonly url: string;
+      /** Secrets Manager secret with `username` and `password` (the RDS-generated JSON), read once per container. */
+      readonly secretArn: string | undefined;
+      /** Connections per process: 1 in Lambda (one request at a time), 10 locally. */
+      readonly poolMax: number;
+    };
+
 /**
  * `off`: never asked for; `auto`: required only past the per-account failure limit;
  * `always`: register and login need a valid solution.
@@ -183,7 +195,15 @@ const envSchema = z.object({
   NODE_ENV: z.optional(z.string()),
   AWS_LAMBDA_FUNCTION_NAME: z.optional(z.string()),
   DATA_DIR: z._default(nonEmpty, './.data'),
-  DATABASE_URL: z.optional(z.string().check(z.trim(), z.regex(/^sqlite:\/\/\/.+/, 'must look like sqlite:///path/to/file.db'))),
+  DATABASE_URL: z.optional(
+    z.string().check(
+      z.trim(),
+      z.regex(/^(sqlite:\/\/\/.+|postgres(ql)?:\/\/.+)/, 'must look like sqlite:///path/to/file.db or postgres://user:password@host:5432/db'),
+      z.refine((value: string) => value.startsWith('sqlite:') || URL.canParse(value), 'is not a valid postgres:// URL'),
+    ),
+  ),
+  DATABASE_SECRET_ARN: z.optional(z.string().check(z.trim(), z.startsWith('arn:', 'must be a Secrets Manager ARN'))),
+  DATABASE_POOL_MAX: z.optional(int(1, 100)),
   SQLITE_JOURNAL_MODE: z.optional(
     z.pipe(z.string().check(z.trim(), z.toUpperCase()), z.enum(['WAL', 'DELETE', 'TRUNCATE', 'PERSIST'])),
   ),
@@ -332,15 +352,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const dataDir = path.resolve(e.DATA_DIR);
-  const databasePath = e.DATABASE_URL
-    ? databasePathFromUrl(e.DATABASE_URL)
-    : path.join(dataDir, 'dev.db');
+  const databaseUrl = e.DATABASE_URL ?? '';
+  const postgres = /^postgres(ql)?:/.test(databaseUrl);
+  if (e.DATABASE_SECRET_ARN && !postgres) throw new ConfigError('Invalid configuration: DATABASE_SECRET_ARN is only used with DATABASE_URL=postgres://...');
+  if (e.SQLITE_JOURNAL_MODE && postgres) throw new ConfigError('Invalid configuration: SQLITE_JOURNAL_MODE is only used with a sqlite:/// DATABASE_URL');
+  const database: DatabaseConfig = postgres
+    ? { dialect: 'postgres', url: databaseUrl, secretArn: e.DATABASE_SECRET_ARN, poolMax: e.DATABASE_POOL_MAX ?? (inLambda ? 1 : 10) }
+    : {
+        dialect: 'sqlite',
+        path: databaseUrl ? databasePathFromUrl(databaseUrl) : path.join(dataDir, 'dev.db'),
+        journalMode: e.SQLITE_JOURNAL_MODE ?? (inLambda ? 'DELETE' : 'WAL'),
+      };
 
   const config: Config = {
     production,
     inLambda,
-    databasePath,
-    journalMode: e.SQLITE_JOURNAL_MODE ?? (inLambda ? 'DELETE' : 'WAL'),
+    database,
     jwt: {
       secret: e.JWT_SECRET,
       previousSecret: e.JWT_PREVIOUS_SECRET,

@@ -13,7 +13,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { getConfig } from './config';
 import { assertAllowedType, assertDeclaredTypeAllowed, normalizeContentType, SNIFF_BYTES, verifyContentType } from './content-types';
-import { getDb, statement } from './db/connection';
+import { getDb } from './db/connection';
 import {
   assertWithinQuota,
   claimCompletion,
@@ -102,7 +102,7 @@ export async function planUpload(ownerId: string, request: UploadPlanRequest): P
   const bucket = config.s3.bucket;
 
   if (request.size <= config.multipartThresholdBytes) {
-    reservePendingFile(file, expiresAt, undefined, stagingKey(key));
+    await reservePendingFile(file, expiresAt, undefined, stagingKey(key));
     const url = await getSignedUrl(
       getPresignS3(),
       new PutObjectCommand({ Bucket: bucket, Key: stagingKey(key), ContentType: contentType, ContentLength: request.size }),
@@ -111,7 +111,7 @@ export async function planUpload(ownerId: string, request: UploadPlanRequest): P
     return { id, key, expires_in: expiresIn, upload: { method: 'PUT', url, headers: { 'Content-Type': contentType } } };
   }
 
-  assertWithinQuota(ownerId, request.size); // before creating anything in storage; reserve re-checks atomically
+  await assertWithinQuota(ownerId, request.size); // before creating anything in storage; reserve re-checks atomically
   const partSize = partSizeFor(request.size);
   const created = await getS3().send(
     new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType, Metadata: { 'owner-id': ownerId, 'file-id': id } }),
@@ -119,7 +119,7 @@ export async function planUpload(ownerId: string, request: UploadPlanRequest): P
   const uploadId = created.UploadId;
   if (!uploadId) throw new Error('CreateMultipartUpload returned no UploadId');
   try {
-    reservePendingFile(file, expiresAt, { uploadId, partSize });
+    await reservePendingFile(file, expiresAt, { uploadId, partSize });
   } catch (error) {
     await abortMultipart(key, uploadId).catch((cleanup: unknown) =>
       logger.warn('Could not abort a multipart upload; the bucket lifecycle rule will', { key, error: cleanup as Error }),
@@ -188,17 +188,17 @@ export async function completeUpload(
 ): Promise<CompletedUpload> {
   const giveUpAt = Date.now() + COMPLETION_WAIT_MS;
   for (;;) {
-    const row = findOwnedUpload(ownerId, id);
+    const row = await findOwnedUpload(ownerId, id);
     if (row.status === 'stored') return completed(row);
     if (row.expires_at !== null && row.expires_at <= isoSeconds()) {
       throw new HttpError(410, 'This upload plan has expired; plan a new upload');
     }
-    const claim = claimCompletion(row.id, new Date(Date.now() + COMPLETION_CLAIM_MS));
+    const claim = await claimCompletion(row.id, new Date(Date.now() + COMPLETION_CLAIM_MS));
     if (claim) {
       try {
         return await completeClaimed(ownerId, row, claim, parts, origin);
       } finally {
-        releaseCompletion(row.id, claim); // a no-op once stored or deleted
+        await releaseCompletion(row.id, claim); // a no-op once stored or deleted
       }
     }
     if (Date.now() >= giveUpAt) {
@@ -261,7 +261,7 @@ async function completeClaimed(
   }
   /** A lie: the plan, the copy and what arrived are deleted. */
   const reject = async (problem: HttpError): Promise<never> => {
-    if (forgetPendingFile(row.id, claim)) {
+    if (await forgetPendingFile(row.id, claim)) {
       await deleteObject(row.key);
       if (landed !== row.key) await deleteObject(landed);
     }
@@ -303,10 +303,10 @@ async function completeClaimed(
   // Single PUTs only: CopyObject stops at 5 GiB, and a multipart object may be larger (its
   // object keeps the declared type; downloads are attachments either way).
   if (contentType !== row.content_type && !row.upload_id) await copyObject(row.key, row.key, contentType, ownerId, row.id);
-  if (!markStored(row.id, row.size, contentType, storedScanStatus(scanner.backend), claim)) return settled(ownerId, row.id, row.key);
+  if (!(await markStored(row.id, row.size, contentType, storedScanStatus(scanner.backend), claim))) return settled(ownerId, row.id, row.key);
   if (landed !== row.key) await deleteObject(landed);
   // Re-read: with GuardDuty a verdict may already have arrived (markStored keeps it).
-  return completed(ownedUploadRow(ownerId, row.id) ?? { ...row, content_type: contentType });
+  return completed((await ownedUploadRow(ownerId, row.id)) ?? { ...row, content_type: contentType });
 }
 
 /**
@@ -335,7 +335,7 @@ async function copyObject(from: string, to: string, contentType: string, ownerId
  * whatever this call put at the real key is removed (if the sweep has not) and the answer is 410.
  */
 async function settled(ownerId: string, id: string, key: string): Promise<CompletedUpload> {
-  const row = ownedUploadRow(ownerId, id);
+  const row = await ownedUploadRow(ownerId, id);
   if (row?.status === 'stored') return completed(row);
   if (!row) await deleteObject(key);
   throw new HttpError(410, 'This upload plan has expired; plan a new upload');
@@ -355,22 +355,16 @@ async function settled(ownerId: string, id: string, key: string): Promise<Comple
 export async function sweepExpiredUploads(now: Date = new Date(), batch = 500): Promise<number> {
   const db = getDb();
   const cutoff = isoSeconds(now);
-  const rows = statement(
-    db,
-    `SELECT id, key, upload_id FROM files
-      WHERE status = 'pending' AND expires_at <= ? AND (completion_token IS NULL OR completion_until <= ?) LIMIT ?`,
-  ).all(cutoff, cutoff, batch) as Array<Pick<PendingRow, 'id' | 'key' | 'upload_id'>>;
+  const rows = (await db.all(`SELECT id, key, upload_id FROM files
+      WHERE status = 'pending' AND expires_at <= ? AND (completion_token IS NULL OR completion_until <= ?) LIMIT ?`, cutoff, cutoff, batch)) as Array<Pick<PendingRow, 'id' | 'key' | 'upload_id'>>;
   let removed = 0;
   for (const row of rows) {
     // Not under a completion in progress: it would meet its objects gone (a 500, or a false
     // "nothing uploaded"). It cannot store an expired plan; it answers 410 and releases the
     // claim (or its claim lapses, if it crashed), and a later sweep takes the plan.
     const claimed =
-      statement(
-        db,
-        `DELETE FROM files WHERE id = ? AND status = 'pending' AND expires_at <= ?
-          AND (completion_token IS NULL OR completion_until <= ?)`,
-      ).run(row.id, cutoff, cutoff).changes === 1;
+      (await db.run(`DELETE FROM files WHERE id = ? AND status = 'pending' AND expires_at <= ?
+          AND (completion_token IS NULL OR completion_until <= ?)`, row.id, cutoff, cutoff)).changes === 1;
     if (!claimed) continue;
     removed += 1;
     try {
@@ -396,10 +390,8 @@ export async function sweepExpiredUploads(now: Date = new Date(), batch = 500): 
  */
 export async function sweepStagingLeftovers(now: Date = new Date(), batch = 500): Promise<number> {
   const db = getDb();
-  const due = statement(db, 'SELECT key FROM staging_leftovers WHERE sweep_after <= ? ORDER BY sweep_after LIMIT ?').all(
-    isoSeconds(now),
-    batch,
-  ) as Array<{ key: string }>;
+  const due = (await db.all('SELECT key FROM staging_leftovers WHERE sweep_after <= ? ORDER BY sweep_after LIMIT ?', isoSeconds(now),
+    batch)) as Array<{ key: string }>;
   let removed = 0;
   for (const { key } of due) {
     try {
@@ -408,7 +400,7 @@ export async function sweepStagingLeftovers(now: Date = new Date(), batch = 500)
       logger.warn('Could not remove a staging object; the next sweep retries', { key, error: error as Error });
       continue;
     }
-    statement(db, 'DELETE FROM staging_leftovers WHERE key = ?').run(key);
+    (await db.run('DELETE FROM staging_leftovers WHERE key = ?', key));
     removed += 1;
   }
   return removed;
@@ -427,7 +419,7 @@ export async function removeOwnerObjects(objects: readonly OwnedObject[]): Promi
       if (object.uploadId) await abortMultipart(object.key, object.uploadId);
       for (const key of keys) {
         await deleteObject(key);
-        forgetRemovedKey(key);
+        await forgetRemovedKey(key);
         removed += 1;
       }
     } catch (error) {
@@ -437,16 +429,13 @@ export async function removeOwnerObjects(objects: readonly OwnedObject[]): Promi
   return removed;
 }
 
-function ownedUploadRow(ownerId: string, id: string): PendingRow | undefined {
-  return statement(
-    getDb(),
-    'SELECT id, key, filename, size, content_type, status, upload_id, expires_at, scan_status FROM files WHERE id = ? AND owner_id = ?',
-  ).get(id, ownerId) as PendingRow | undefined;
+async function ownedUploadRow(ownerId: string, id: string): Promise<PendingRow | undefined> {
+  return (await getDb().get('SELECT id, key, filename, size, content_type, status, upload_id, expires_at, scan_status FROM files WHERE id = ? AND owner_id = ?', id, ownerId)) as PendingRow | undefined;
 }
 
 /** The caller's upload (pending or stored), or 404 whether it does not exist or is not theirs. */
-function findOwnedUpload(ownerId: string, id: string): PendingRow {
-  const row = ownedUploadRow(ownerId, id);
+async function findOwnedUpload(ownerId: string, id: string): Promise<PendingRow> {
+  const row = await ownedUploadRow(ownerId, id);
   if (!row) throw fileNotFound();
   return row;
 }

@@ -39,18 +39,15 @@ export async function mailVerificationLink(user: Pick<User, 'id' | 'email'>): Pr
 
 /** Uses a verification token up and marks its user's address verified; 400 for anything but a live, unused token. */
 export async function verifyEmail(token: string, origin: RequestOrigin): Promise<AccountUser> {
-  const db = getDb();
-  const userId = db
-    .transaction(() => {
-      const owner = redeemAccountTokenInTransaction(db, token, 'verify_email');
-      if (owner) {
-        markEmailVerifiedInTransaction(db, owner);
-        retireAccountTokensInTransaction(db, owner, 'verify_email'); // older links in the inbox die too
-      }
-      return owner;
-    })
-    .immediate();
-  const user = userId ? findAccountUserById(userId) : undefined;
+  const userId = await getDb().transaction(async (tx) => {
+    const owner = await redeemAccountTokenInTransaction(tx, token, 'verify_email');
+    if (owner) {
+      await markEmailVerifiedInTransaction(tx, owner);
+      await retireAccountTokensInTransaction(tx, owner, 'verify_email'); // older links in the inbox die too
+    }
+    return owner;
+  });
+  const user = userId ? await findAccountUserById(userId) : undefined;
   if (!user) throw invalidToken();
   await recordAuditEvent({ type: 'auth.email.verified', userId: user.id }, origin);
   return user;

@@ -1,9 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import type { Database } from 'better-sqlite3';
 import { getConfig } from './config';
 import { assertAllowedType, normalizeContentType, SNIFF_BYTES, verifyContentType } from './content-types';
-import { getDb, statement } from './db/connection';
+import { getDb, type Queryable } from './db/connection';
 import { HttpError } from './http/errors';
 import { logger } from './logger';
 import type { RequestOrigin } from './request-origin';
@@ -71,16 +70,19 @@ export const fileNotFound = () => new HttpError(404, 'No such file');
  * file): the URL can still write it, and otherwise every refusal or delete would free quota
  * that the URL fills again outside it.
  */
-export function assertWithinQuota(ownerId: string, size: number): void {
+export async function assertWithinQuota(ownerId: string, size: number, db: Queryable = getDb()): Promise<void> {
   const quota = getConfig().userQuotaBytes;
   if (quota === 0) return;
   const now = isoSeconds();
-  const { used } = statement(
-    getDb(),
+  const { used } = (await db.get<{ used: number }>(
     `SELECT (SELECT COALESCE(SUM(size), 0) FROM files WHERE owner_id = ? AND ((status = 'stored' AND scan_status <> 'infected') OR expires_at > ?))
           + (SELECT COALESCE(SUM(size), 0) FROM staging_leftovers AS leftover
               WHERE owner_id = ? AND sweep_after > ? AND NOT EXISTS (SELECT 1 FROM files WHERE files.id = leftover.file_id)) AS used`,
-  ).get(ownerId, now, ownerId, now) as { used: number };
+    ownerId,
+    now,
+    ownerId,
+    now,
+  ))!;
   if (used + size > quota) {
     throw new HttpError(413, `This file would exceed your storage quota of ${quota} bytes (USER_QUOTA_BYTES); ${Math.max(0, quota - used)} bytes are left`);
   }
@@ -92,17 +94,17 @@ export function assertWithinQuota(ownerId: string, size: number): void {
  * write, is recorded with it, for the sweep to delete once the plan (and the URL) expired,
  * whatever became of the plan, and for the quota to count until then.
  */
-export function reservePendingFile(
+export async function reservePendingFile(
   file: NewFile,
   expiresAt: Date,
   multipart?: { uploadId: string; partSize: number },
   stagingKey?: string,
-): void {
-  const db = getDb();
-  db.transaction(() => {
-    assertWithinQuota(file.ownerId, file.size);
+): Promise<void> {
+  await getDb().transaction(async (tx) => {
+    await assertWithinQuota(file.ownerId, file.size, tx);
     if (stagingKey) {
-      statement(db, 'INSERT INTO staging_leftovers (key, sweep_after, owner_id, file_id, size) VALUES (?, ?, ?, ?, ?)').run(
+      await tx.run(
+        'INSERT INTO staging_leftovers (key, sweep_after, owner_id, file_id, size) VALUES (?, ?, ?, ?, ?)',
         stagingKey,
         isoSeconds(expiresAt),
         file.ownerId,
@@ -110,11 +112,9 @@ export function reservePendingFile(
         file.size,
       );
     }
-    statement(
-      db,
+    await tx.run(
       `INSERT INTO files (id, owner_id, key, filename, size, content_type, created_at, status, upload_id, part_size, expires_at, scan_status, list_seq)
         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, (SELECT COALESCE(MAX(list_seq), 0) + 1 FROM files WHERE owner_id = ?))`,
-    ).run(
       file.id,
       file.ownerId,
       file.key,
@@ -128,7 +128,7 @@ export function reservePendingFile(
       file.scanStatus,
       file.ownerId,
     );
-  }).immediate();
+  });
 }
 
 /**
@@ -136,20 +136,25 @@ export function reservePendingFile(
  * holds an unlapsed claim on it. Returns the claim's token, or undefined if it is taken (or the
  * plan is gone). A conditional `UPDATE`: atomic on its own, whichever container runs it.
  */
-export function claimCompletion(id: string, until: Date): string | undefined {
+export async function claimCompletion(id: string, until: Date): Promise<string | undefined> {
   const token = randomUUID();
   const now = isoSeconds();
-  const claimed = statement(
-    getDb(),
+  const { changes } = await getDb().run(
     `UPDATE files SET completion_token = ?, completion_until = ?
       WHERE id = ? AND status = 'pending' AND expires_at > ? AND (completion_token IS NULL OR completion_until <= ?)`,
-  ).run(token, isoSeconds(until), id, now, now).changes === 1;
+    token,
+    isoSeconds(until),
+    id,
+    now,
+    now,
+  );
+  const claimed = changes === 1;
   return claimed ? token : undefined;
 }
 
 /** Gives a plan's completion claim back (the plan stays pending, for a retry). */
-export function releaseCompletion(id: string, token: string): void {
-  statement(getDb(), `UPDATE files SET completion_token = NULL, completion_until = NULL WHERE id = ? AND completion_token = ?`).run(id, token);
+export async function releaseCompletion(id: string, token: string): Promise<void> {
+  await getDb().run(`UPDATE files SET completion_token = NULL, completion_until = NULL WHERE id = ? AND completion_token = ?`, id, token);
 }
 
 /**
@@ -161,24 +166,36 @@ export function releaseCompletion(id: string, token: string): void {
  * `pending` (GuardDuty) keeps a verdict that already arrived: GuardDuty scans the object as soon
  * as it lands, and its EventBridge result may beat this update.
  */
-export function markStored(id: string, size: number, contentType: string, scanStatus: Exclude<ScanStatus, 'infected'>, claim: string | null = null): boolean {
-  return (
-    statement(
-      getDb(),
-      `UPDATE files SET status = 'stored', size = ?, content_type = ?, expires_at = NULL, upload_id = NULL,
+export async function markStored(
+  id: string,
+  size: number,
+  contentType: string,
+  scanStatus: Exclude<ScanStatus, 'infected'>,
+  claim: string | null = null,
+): Promise<boolean> {
+  const { changes } = await getDb().run(
+    `UPDATE files SET status = 'stored', size = ?, content_type = ?, expires_at = NULL, upload_id = NULL,
           completion_token = NULL, completion_until = NULL,
           scan_status = CASE WHEN ? = 'pending' AND scan_status IN ('clean', 'infected') THEN scan_status ELSE ? END
-        WHERE id = ? AND status = 'pending' AND expires_at > ? AND completion_token IS ?`,
-    ).run(size, contentType, scanStatus, scanStatus, id, isoSeconds(), claim).changes === 1
+        WHERE id = ? AND status = 'pending' AND expires_at > ? AND completion_token IS NOT DISTINCT FROM ?`,
+    size,
+    contentType,
+    scanStatus,
+    scanStatus,
+    id,
+    isoSeconds(),
+    claim,
   );
+  return changes === 1;
 }
 
 /**
  * Drops a pending file's row; false if it was not pending (never touches a stored file) or is
  * not held by `claim` (see {@link markStored}).
  */
-export function forgetPendingFile(id: string, claim: string | null = null): boolean {
-  return statement(getDb(), `DELETE FROM files WHERE id = ? AND status = 'pending' AND completion_token IS ?`).run(id, claim).changes === 1;
+export async function forgetPendingFile(id: string, claim: string | null = null): Promise<boolean> {
+  const { changes } = await getDb().run(`DELETE FROM files WHERE id = ? AND status = 'pending' AND completion_token IS NOT DISTINCT FROM ?`, id, claim);
+  return changes === 1;
 }
 
 export async function deleteObject(key: string): Promise<void> {
@@ -208,11 +225,11 @@ export async function storeUpload(ownerId: string, file: IncomingFile, origin: R
   const scanStatus = storedScanStatus(scanner.backend);
   if (scanner.backend === 'clamd') {
     assertScannable(scanner, size);
-    assertWithinQuota(ownerId, size); // no scan for a file the quota refuses anyway; reserve re-checks
+    await assertWithinQuota(ownerId, size); // no scan for a file the quota refuses anyway; reserve re-checks
     const verdict = await scanOrFail(scanner, file.content);
     if (verdict.status === 'infected') throw await malwareDetected(verdict.signature, { ownerId, fileId: id, filename, size }, origin);
   }
-  reservePendingFile({ id, ownerId, key, filename, size, contentType, scanStatus }, new Date(Date.now() + 15 * 60_000));
+  await reservePendingFile({ id, ownerId, key, filename, size, contentType, scanStatus }, new Date(Date.now() + 15 * 60_000));
   // Signing is pure CPU: done while the PUT waits on the network, and handed out only once
   // the object is stored. Its failure is dealt with where it is awaited, not as unhandled.
   const url = isServable({ scan_status: scanStatus }) ? presignDownload(key, filename) : Promise.resolve(null);
@@ -228,10 +245,10 @@ export async function storeUpload(ownerId: string, file: IncomingFile, origin: R
         Metadata: { 'owner-id': ownerId, 'file-id': id },
       }),
     );
-    if (!markStored(id, size, contentType, scanStatus)) throw new Error('The reservation of an upload in progress disappeared');
+    if (!(await markStored(id, size, contentType, scanStatus))) throw new Error('The reservation of an upload in progress disappeared');
   } catch (error) {
     await deleteObject(key).catch((cleanup: unknown) => logger.error('Could not remove orphaned object', { key, error: cleanup as Error }));
-    forgetPendingFile(id);
+    await forgetPendingFile(id);
     throw error;
   }
   return { id, filename, key, url: await url, status: 'uploaded', scan_status: scanStatus };
@@ -251,14 +268,16 @@ export interface FilePage {
  * caller's own list only (nothing about other users' files), and a malformed, tampered or
  * someone else's cursor is a 422.
  */
-export function listFiles(ownerId: string, limit: number, cursor?: string): FilePage {
+export async function listFiles(ownerId: string, limit: number, cursor?: string): Promise<FilePage> {
   const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(ownerId, cursor);
-  const rows = statement(
-    getDb(),
+  const rows = await getDb().all<FileRecord & { position: number }>(
     `SELECT list_seq AS position, ${RECORD_COLUMNS} FROM files
       WHERE owner_id = ? AND status = 'stored' AND list_seq < ?
       ORDER BY list_seq DESC LIMIT ?`,
-  ).all(ownerId, before, limit + 1) as Array<FileRecord & { position: number }>;
+    ownerId,
+    before,
+    limit + 1,
+  );
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
@@ -268,12 +287,9 @@ export function listFiles(ownerId: string, limit: number, cursor?: string): File
 }
 
 /** The owner's stored file, or 404 whether it does not exist or belongs to someone else. */
-export function getOwnedFile(ownerId: string, id: string): FileRecord {
+export async function getOwnedFile(ownerId: string, id: string): Promise<FileRecord> {
   if (!UUID.test(id)) throw fileNotFound();
-  const row = statement(getDb(), `SELECT ${RECORD_COLUMNS} FROM files WHERE id = ? AND owner_id = ? AND status = 'stored'`).get(
-    id,
-    ownerId,
-  ) as FileRecord | undefined;
+  const row = await getDb().get<FileRecord>(`SELECT ${RECORD_COLUMNS} FROM files WHERE id = ? AND owner_id = ? AND status = 'stored'`, id, ownerId);
   if (!row) throw fileNotFound();
   return row;
 }
@@ -283,15 +299,15 @@ export function getOwnedFile(ownerId: string, id: string): FileRecord {
  * (pending a GuardDuty verdict, or infected): still a 200, so a client can poll for the verdict.
  */
 export async function getFileWithUrl(ownerId: string, id: string): Promise<FileRecord & { url: string | null }> {
-  const file = getOwnedFile(ownerId, id);
+  const file = await getOwnedFile(ownerId, id);
   return { ...file, url: isServable(file) ? await presignDownload(file.key, file.filename) : null };
 }
 
 /** Removes the object, then the row (a failed delete leaves the file listed, to retry); resolves with what was deleted. */
 export async function deleteOwnedFile(ownerId: string, id: string): Promise<FileRecord> {
-  const file = getOwnedFile(ownerId, id);
+  const file = await getOwnedFile(ownerId, id);
   await deleteObject(file.key);
-  statement(getDb(), `DELETE FROM files WHERE id = ? AND status = 'stored'`).run(file.id);
+  await getDb().run(`DELETE FROM files WHERE id = ? AND status = 'stored'`, file.id);
   return file;
 }
 
@@ -328,25 +344,22 @@ export interface OwnedObject {
  * (which takes the rows with it). A pending plan's staging key already has its row, due when
  * its URL expires: that stays, since the URL can write it until then.
  */
-export function collectOwnerObjectsInTransaction(db: Database, ownerId: string, stagingKeyOf: (key: string) => string): OwnedObject[] {
-  const rows = statement(db, 'SELECT key, status, upload_id FROM files WHERE owner_id = ?').all(ownerId) as Array<{
-    key: string;
-    status: 'pending' | 'stored';
-    upload_id: string | null;
-  }>;
-  const tombstone = statement(
-    db,
-    'INSERT INTO staging_leftovers (key, sweep_after, owner_id, file_id, size) VALUES (?, ?, NULL, NULL, 0) ON CONFLICT (key) DO NOTHING',
+export async function collectOwnerObjectsInTransaction(tx: Queryable, ownerId: string, stagingKeyOf: (key: string) => string): Promise<OwnedObject[]> {
+  const rows = await tx.all<{ key: string; status: 'pending' | 'stored'; upload_id: string | null }>(
+    'SELECT key, status, upload_id FROM files WHERE owner_id = ?',
+    ownerId,
   );
+  const tombstone = (key: string) =>
+    tx.run('INSERT INTO staging_leftovers (key, sweep_after, owner_id, file_id, size) VALUES (?, ?, NULL, NULL, 0) ON CONFLICT (key) DO NOTHING', key, now);
   const now = isoSeconds();
   for (const row of rows) {
-    tombstone.run(row.key, now);
-    if (row.status === 'pending') tombstone.run(stagingKeyOf(row.key), now);
+    await tombstone(row.key);
+    if (row.status === 'pending') await tombstone(stagingKeyOf(row.key));
   }
   return rows.map((row) => ({ key: row.key, status: row.status, uploadId: row.upload_id }));
 }
 
 /** Drops the tombstone of a key that is gone from storage, unless a live presigned URL can still write it. */
-export function forgetRemovedKey(key: string): void {
-  statement(getDb(), 'DELETE FROM staging_leftovers WHERE key = ? AND sweep_after <= ?').run(key, isoSeconds());
+export async function forgetRemovedKey(key: string): Promise<void> {
+  await getDb().run('DELETE FROM staging_leftovers WHERE key = ? AND sweep_after <= ?', key, isoSeconds());
 }

@@ -26,7 +26,7 @@ export async function logIn(credentials: LoginAttempt, origin: RequestOrigin): P
   } catch (error) {
     // Once per limit and window: refused attempts are free for the client, rows are not.
     if (error instanceof HttpError && error.status === 429 && (await firstRefusalInWindow(error))) {
-      await recordAuditEvent({ type: 'auth.login.failed', userId: findUserIdByEmail(credentials.email), details: { reason: 'throttled' } }, origin);
+      await recordAuditEvent({ type: 'auth.login.failed', userId: await findUserIdByEmail(credentials.email), details: { reason: 'throttled' } }, origin);
     }
     throw error;
   }

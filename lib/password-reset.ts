@@ -42,7 +42,7 @@ export interface ForgotRequest {
 export async function requestPasswordReset(request: ForgotRequest, origin: RequestOrigin): Promise<void> {
   const started = performance.now();
   await admitAttempt({ ip: origin.ip, captcha: request.captcha, captchaGated: true });
-  const account = findAccountUserByEmail(request.email);
+  const account = await findAccountUserByEmail(request.email);
   const allowed = await allowAccountMail('reset', emailAccount(emailKey(request.email)).key);
   const { passwordResetTtlSeconds } = getConfig();
   if (account && allowed) {
@@ -79,21 +79,18 @@ export interface PasswordReset {
 export async function resetPassword(reset: PasswordReset, origin: RequestOrigin): Promise<void> {
   if (!(await peekAccountToken(reset.token, 'password_reset'))) throw invalidToken();
   const hashed = await hashPassword(reset.new_password);
-  const db = getDb();
-  const userId = db
-    .transaction(() => {
-      const owner = redeemAccountTokenInTransaction(db, reset.token, 'password_reset');
-      if (!owner || !setPasswordHashInTransaction(db, owner, hashed)) return undefined;
-      endUserSessionsInTransaction(db, owner);
-      endMfaChallengesInTransaction(db, owner); // logins begun with the old password
-      retireAccountTokensInTransaction(db, owner, 'password_reset');
-      markEmailVerifiedInTransaction(db, owner);
-      return owner;
-    })
-    .immediate();
+  const userId = await getDb().transaction(async (tx) => {
+    const owner = await redeemAccountTokenInTransaction(tx, reset.token, 'password_reset');
+    if (!owner || !(await setPasswordHashInTransaction(tx, owner, hashed))) return undefined;
+    await endUserSessionsInTransaction(tx, owner);
+    await endMfaChallengesInTransaction(tx, owner); // logins begun with the old password
+    await retireAccountTokensInTransaction(tx, owner, 'password_reset');
+    await markEmailVerifiedInTransaction(tx, owner);
+    return owner;
+  });
   if (!userId) throw invalidToken();
   await clearCounter(userAccount(userId));
-  const user = findAccountUserById(userId);
+  const user = await findAccountUserById(userId);
   if (user) await clearCounter(emailAccount(emailKey(user.email)));
   await recordAuditEvent({ type: 'auth.password.reset', userId }, origin);
 }

@@ -1,5 +1,4 @@
-import type { Database } from 'better-sqlite3';
-import { getDb, statement } from './db/connection';
+import { getDb, type Queryable } from './db/connection';
 import { recordAuditEvent } from './audit';
 import { HttpError } from './http/errors';
 import type { RequestOrigin } from './request-origin';
@@ -49,20 +48,26 @@ function clip(value: string | undefined, max: number): string | null {
 const clientColumns = (client: ClientInfo) => [clip(client.ip, MAX_IP_CHARS), clip(client.userAgent, MAX_USER_AGENT_CHARS)] as const;
 
 /** Records a new session (a login, or a family minted before sessions existed). */
-export function startSessionInTransaction(
-  db: Database,
+export async function startSessionInTransaction(
+  tx: Queryable,
   session: { readonly id: string; readonly userId: string; readonly expiresAt: string; readonly client: ClientInfo },
-): void {
+): Promise<void> {
   const now = isoSeconds();
-  statement(
-    db,
+  await tx.run(
     'INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  ).run(session.id, session.userId, now, now, session.expiresAt, ...clientColumns(session.client));
+    session.id,
+    session.userId,
+    now,
+    now,
+    session.expiresAt,
+    ...clientColumns(session.client),
+  );
 }
 
 /** A refresh: the session goes on, now used last from this client, until the new refresh token expires. */
-export function recordSessionUseInTransaction(db: Database, id: string, expiresAt: string, client: ClientInfo): void {
-  statement(db, 'UPDATE sessions SET last_used_at = ?, expires_at = ?, ip = ?, user_agent = ? WHERE id = ?').run(
+export async function recordSessionUseInTransaction(tx: Queryable, id: string, expiresAt: string, client: ClientInfo): Promise<void> {
+  await tx.run(
+    'UPDATE sessions SET last_used_at = ?, expires_at = ?, ip = ?, user_agent = ? WHERE id = ?',
     isoSeconds(),
     expiresAt,
     ...clientColumns(client),
@@ -72,20 +77,22 @@ export function recordSessionUseInTransaction(db: Database, id: string, expiresA
 
 /** Ends a session and revokes every refresh token of its family. */
 /** @returns whether a live session ended (false: unknown, or already over). */
-export function endSessionInTransaction(db: Database, id: string): boolean {
-  const revoked = statement(db, 'UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0').run(id).changes;
-  const ended = statement(db, 'UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL').run(isoSeconds(), id).changes;
+export async function endSessionInTransaction(tx: Queryable, id: string): Promise<boolean> {
+  const revoked = (await tx.run('UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0', id)).changes;
+  const ended = (await tx.run('UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL', isoSeconds(), id)).changes;
   return ended > 0 || revoked > 0;
 }
 
 /** The user's live sessions, newest first (at most {@link MAX_LISTED_SESSIONS}). */
 export async function listSessions(userId: string, currentSessionId: string): Promise<SessionView[]> {
-  const rows = statement(
-    getDb(),
+  // rowid: insertion order, the tie-break within one second (an explicit column on PostgreSQL).
+  const rows = await getDb().all<Omit<SessionView, 'current'>>(
     `SELECT id, created_at, last_used_at, ip, user_agent FROM sessions
       WHERE user_id = ? AND ended_at IS NULL AND expires_at > ?
       ORDER BY created_at DESC, rowid DESC LIMIT ${MAX_LISTED_SESSIONS}`,
-  ).all(userId, isoSeconds()) as Array<Omit<SessionView, 'current'>>;
+    userId,
+    isoSeconds(),
+  );
   return rows.map((row) => ({ ...row, current: row.id === currentSessionId }));
 }
 
@@ -94,28 +101,20 @@ export async function listSessions(userId: string, currentSessionId: string): Pr
  * malformed id are all the same 404: the answer never tells whose a session is.
  */
 export async function endSession(userId: string, sessionId: string, origin: RequestOrigin): Promise<void> {
-  const db = getDb();
   const ended =
     UUID.test(sessionId) &&
-    db
-      .transaction(() => {
-        const live = statement(db, 'SELECT 1 FROM sessions WHERE id = ? AND user_id = ? AND ended_at IS NULL AND expires_at > ?').get(
-          sessionId,
-          userId,
-          isoSeconds(),
-        );
-        if (live) endSessionInTransaction(db, sessionId);
-        return live !== undefined;
-      })
-      .immediate();
+    (await getDb().transaction(async (tx) => {
+      const live = await tx.get('SELECT 1 AS live FROM sessions WHERE id = ? AND user_id = ? AND ended_at IS NULL AND expires_at > ?', sessionId, userId, isoSeconds());
+      if (live) await endSessionInTransaction(tx, sessionId);
+      return live !== undefined;
+    }));
   if (!ended) throw new HttpError(404, 'Session not found');
   await recordAuditEvent({ type: 'auth.session.revoked', userId, details: { session_id: sessionId } }, origin);
 }
 
 /** Ends every session of the user, the caller's own included. */
 export async function endAllSessions(userId: string, origin: RequestOrigin): Promise<void> {
-  const db = getDb();
-  const ended = db.transaction(() => endUserSessionsInTransaction(db, userId)).immediate();
+  const ended = await getDb().transaction((tx) => endUserSessionsInTransaction(tx, userId));
   await recordAuditEvent({ type: 'auth.logout', userId, details: { all_sessions: true, sessions_ended: ended } }, origin);
 }
 
@@ -123,10 +122,10 @@ export async function endAllSessions(userId: string, origin: RequestOrigin): Pro
  * Ends every session of the user except `keepSessionId` (a password change keeps the session
  * that made it; a reset, which has none, keeps nothing).
  */
-export function endUserSessionsInTransaction(db: Database, userId: string, keepSessionId?: string): number {
+export async function endUserSessionsInTransaction(tx: Queryable, userId: string, keepSessionId?: string): Promise<number> {
   const keep = keepSessionId ?? '';
-  statement(db, 'UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0 AND family_id <> ?').run(userId, keep);
-  return statement(db, 'UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL AND id <> ?').run(isoSeconds(), userId, keep).changes;
+  await tx.run('UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0 AND family_id <> ?', userId, keep);
+  return (await tx.run('UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL AND id <> ?', isoSeconds(), userId, keep)).changes;
 }
 
 /** How long ended and expired sessions stay listed in the database (not to clients) before the sweep deletes them. */
@@ -139,15 +138,11 @@ export const ENDED_SESSION_KEEP_MS = 86_400_000;
  * Resolves with how many rows went.
  */
 export async function sweepEndedSessions(now: Date = new Date()): Promise<number> {
-  const db = getDb();
   const cutoff = isoSeconds(new Date(now.getTime() - ENDED_SESSION_KEEP_MS));
-  return db
-    .transaction(() => {
-      const over = 'SELECT id FROM sessions WHERE ended_at < ? OR expires_at < ?';
-      const tokens =
-        statement(db, `DELETE FROM refresh_tokens WHERE expires_at < ? OR family_id IN (${over})`).run(cutoff, cutoff, cutoff).changes;
-      const sessions = statement(db, 'DELETE FROM sessions WHERE ended_at < ? OR expires_at < ?').run(cutoff, cutoff).changes;
-      return tokens + sessions;
-    })
-    .immediate();
+  return getDb().transaction(async (tx) => {
+    const over = 'SELECT id FROM sessions WHERE ended_at < ? OR expires_at < ?';
+    const tokens = (await tx.run(`DELETE FROM refresh_tokens WHERE expires_at < ? OR family_id IN (${over})`, cutoff, cutoff, cutoff)).changes;
+    const sessions = (await tx.run('DELETE FROM sessions WHERE ended_at < ? OR expires_at < ?', cutoff, cutoff)).changes;
+    return tokens + sessions;
+  });
 }

@@ -3,7 +3,7 @@ import { admitAttempt, recordFailedAttempt, recordSucceededAttempt, shareAccount
 import { recordAuditEvent } from './audit';
 import { hashPassword, verifyPassword } from './auth/passwords';
 import { getConfig } from './config';
-import { getDb, statement } from './db/connection';
+import { getDb } from './db/connection';
 import { fileNotFound, type FileRecord } from './files';
 import { HttpError } from './http/errors';
 import type { RequestOrigin } from './request-origin';
@@ -100,9 +100,9 @@ function shareBaseUrl(): string {
 }
 
 /** The caller's stored file, every column; 404 whether it does not exist or is someone else's. */
-function ownedFileRow(ownerId: string, fileId: string): FileRow {
+async function ownedFileRow(ownerId: string, fileId: string): Promise<FileRow> {
   if (!UUID.test(fileId)) throw fileNotFound();
-  const row = statement(getDb(), `SELECT * FROM files WHERE id = ? AND owner_id = ? AND status = 'stored'`).get(fileId, ownerId) as
+  const row = (await getDb().get(`SELECT * FROM files WHERE id = ? AND owner_id = ? AND status = 'stored'`, fileId, ownerId)) as
     | FileRow
     | undefined;
   if (!row) throw fileNotFound();
@@ -115,7 +115,7 @@ function ownedFileRow(ownerId: string, fileId: string): FileRow {
  * saying so leaks nothing, and a link that could never open would only mislead its recipient.
  */
 export async function createShare(ownerId: string, fileId: string, input: NewShare, origin: RequestOrigin): Promise<CreatedShare> {
-  const file = ownedFileRow(ownerId, fileId);
+  const file = await ownedFileRow(ownerId, fileId);
   if (!isServable(file)) throw new HttpError(409, 'File is not available yet');
   const base = shareBaseUrl();
   const id = randomUUID();
@@ -126,11 +126,8 @@ export async function createShare(ownerId: string, fileId: string, input: NewSha
   const expiresAt = isoSeconds(new Date(now.getTime() + input.expires_in * 1000));
   const maxDownloads = input.max_downloads ?? null;
   // The file may have been deleted while bcrypt ran: the foreign key refuses the row then.
-  const inserted = statement(
-    getDb(),
-    `INSERT INTO shares (id, file_id, owner_id, token_hash, password_hash, created_at, expires_at, max_downloads, downloads)
-      SELECT ?, id, owner_id, ?, ?, ?, ?, ?, 0 FROM files WHERE id = ? AND owner_id = ? AND status = 'stored'`,
-  ).run(id, sha256(token), passwordHash, createdAt, expiresAt, maxDownloads, file.id, ownerId).changes;
+  const inserted = (await getDb().run(`INSERT INTO shares (id, file_id, owner_id, token_hash, password_hash, created_at, expires_at, max_downloads, downloads)
+      SELECT ?, id, owner_id, ?, ?, ?, ?, ?, 0 FROM files WHERE id = ? AND owner_id = ? AND status = 'stored'`, id, sha256(token), passwordHash, createdAt, expiresAt, maxDownloads, file.id, ownerId)).changes;
   if (inserted !== 1) throw fileNotFound();
   await recordAuditEvent(
     {
@@ -146,21 +143,18 @@ export async function createShare(ownerId: string, fileId: string, input: NewSha
 
 /** The file's live shares (not expired, not used up), newest first; 404 for a file not the caller's. */
 export async function listShares(ownerId: string, fileId: string): Promise<ShareView[]> {
-  const file = ownedFileRow(ownerId, fileId);
-  const rows = statement(
-    getDb(),
-    `SELECT id, created_at, expires_at, max_downloads, downloads, password_hash IS NOT NULL AS has_password FROM shares
+  const file = await ownedFileRow(ownerId, fileId);
+  const rows = (await getDb().all(`SELECT id, created_at, expires_at, max_downloads, downloads, password_hash IS NOT NULL AS has_password FROM shares
       WHERE file_id = ? AND owner_id = ? AND expires_at > ? AND (max_downloads IS NULL OR downloads < max_downloads)
-      ORDER BY created_at DESC, id DESC LIMIT ?`,
-  ).all(file.id, ownerId, isoSeconds(), MAX_LISTED_SHARES) as Array<Omit<ShareView, 'has_password'> & { has_password: number | boolean }>;
+      ORDER BY created_at DESC, id DESC LIMIT ?`, file.id, ownerId, isoSeconds(), MAX_LISTED_SHARES)) as Array<Omit<ShareView, 'has_password'> & { has_password: number | boolean }>;
   return rows.map((row) => ({ ...row, has_password: Boolean(row.has_password) }));
 }
 
 /** Revokes a share (deletes it: its token then matches nothing); 404 for a file or share not the caller's. */
 export async function revokeShare(ownerId: string, fileId: string, shareId: string, origin: RequestOrigin): Promise<void> {
-  const file = ownedFileRow(ownerId, fileId);
+  const file = await ownedFileRow(ownerId, fileId);
   if (!UUID.test(shareId)) throw shareNotFound();
-  const deleted = statement(getDb(), 'DELETE FROM shares WHERE id = ? AND file_id = ? AND owner_id = ?').run(shareId, file.id, ownerId).changes;
+  const deleted = (await getDb().run('DELETE FROM shares WHERE id = ? AND file_id = ? AND owner_id = ?', shareId, file.id, ownerId)).changes;
   if (deleted !== 1) throw shareNotFound();
   await recordAuditEvent({ type: 'share.revoked', userId: ownerId, details: { share_id: shareId, file_id: file.id } }, origin);
 }
@@ -169,14 +163,11 @@ const isLive = (share: ShareRow, now: string): boolean =>
   share.expires_at > now && (share.max_downloads === null || share.downloads < share.max_downloads);
 
 /** The share a token opens and its file, or the one 404. Reads only; nothing is counted yet. */
-function findOpenableShare(token: string): { share: ShareRow; file: FileRow } {
+async function findOpenableShare(token: string): Promise<{ share: ShareRow; file: FileRow }> {
   if (!TOKEN.test(token)) throw shareNotFound();
-  const share = statement(
-    getDb(),
-    'SELECT id, file_id, owner_id, password_hash, expires_at, max_downloads, downloads FROM shares WHERE token_hash = ?',
-  ).get(sha256(token)) as ShareRow | undefined;
+  const share = (await getDb().get('SELECT id, file_id, owner_id, password_hash, expires_at, max_downloads, downloads FROM shares WHERE token_hash = ?', sha256(token))) as ShareRow | undefined;
   if (!share || !isLive(share, isoSeconds())) throw shareNotFound();
-  const file = statement(getDb(), `SELECT * FROM files WHERE id = ? AND status = 'stored'`).get(share.file_id) as FileRow | undefined;
+  const file = (await getDb().get(`SELECT * FROM files WHERE id = ? AND status = 'stored'`, share.file_id)) as FileRow | undefined;
   if (!file || !isServable(file)) throw shareNotFound();
   return { share, file };
 }
@@ -190,11 +181,8 @@ function findOpenableShare(token: string): { share: ShareRow; file: FileRow } {
 async function countDownload(share: ShareRow, file: FileRow, origin: RequestOrigin): Promise<ResolvedShare> {
   // Signed first (pure CPU): if signing fails, no download has been spent on it.
   const url = await presignDownload(file.key, file.filename, SHARE_URL_SECONDS);
-  const counted = statement(
-    getDb(),
-    `UPDATE shares SET downloads = downloads + 1
-      WHERE id = ? AND expires_at > ? AND (max_downloads IS NULL OR downloads < max_downloads)`,
-  ).run(share.id, isoSeconds()).changes;
+  const counted = (await getDb().run(`UPDATE shares SET downloads = downloads + 1
+      WHERE id = ? AND expires_at > ? AND (max_downloads IS NULL OR downloads < max_downloads)`, share.id, isoSeconds())).changes;
   if (counted !== 1) throw shareNotFound();
   // The owner's event (it shows in their GET /auth/events), from the downloader's address.
   await recordAuditEvent({ type: 'share.downloaded', userId: share.owner_id, details: { share_id: share.id, file_id: file.id } }, origin);
@@ -203,7 +191,7 @@ async function countDownload(share: ShareRow, file: FileRow, origin: RequestOrig
 
 /** `GET /s/{token}`: a share without a password resolves at once; with one, 401 "Password required". */
 export async function openShare(token: string, origin: RequestOrigin): Promise<ResolvedShare> {
-  const { share, file } = findOpenableShare(token);
+  const { share, file } = await findOpenableShare(token);
   if (share.password_hash !== null) throw passwordProblem('Password required');
   return countDownload(share, file, origin);
 }
@@ -219,7 +207,7 @@ export async function unlockShare(
   attempt: { readonly password?: string | undefined; readonly captcha?: string | undefined },
   origin: RequestOrigin,
 ): Promise<ResolvedShare> {
-  const { share, file } = findOpenableShare(token);
+  const { share, file } = await findOpenableShare(token);
   if (share.password_hash === null) return countDownload(share, file, origin);
   if (attempt.password === undefined) throw passwordProblem('Password required');
   const admitted = await admitAttempt({ ip: origin.ip, account: shareAccount(share.id), captcha: attempt.captcha });
@@ -233,7 +221,5 @@ export async function unlockShare(
 
 /** Deletes shares that can never open again (expired or used up); resolves with how many. */
 export async function sweepEndedShares(now: Date = new Date()): Promise<number> {
-  return statement(getDb(), 'DELETE FROM shares WHERE expires_at <= ? OR (max_downloads IS NOT NULL AND downloads >= max_downloads)').run(
-    isoSeconds(now),
-  ).changes;
+  return (await getDb().run('DELETE FROM shares WHERE expires_at <= ? OR (max_downloads IS NOT NULL AND downloads >= max_downloads)', isoSeconds(now))).changes;
 }

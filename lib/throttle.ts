@@ -1,4 +1,4 @@
-import { getDb, statement } from './db/connection';
+import { getDb, type Queryable } from './db/connection';
 
 /**
  * Abuse-protection state: failure and attempt counters, and the CAPTCHA solutions already used.
@@ -37,8 +37,8 @@ const INCREMENT = `INSERT INTO throttle_counters (scope, key, count, expires_at)
     expires_at = CASE WHEN throttle_counters.expires_at <= ? THEN excluded.expires_at ELSE throttle_counters.expires_at END
   RETURNING count, expires_at`;
 
-function increment(counter: CounterKey, windowSeconds: number, now: number): Count {
-  const row = statement(getDb(), INCREMENT).get(counter.scope, counter.key, now + windowSeconds, now, now) as { count: number; expires_at: number };
+async function increment(db: Queryable, counter: CounterKey, windowSeconds: number, now: number): Promise<Count> {
+  const row = (await db.get<{ count: number; expires_at: number }>(INCREMENT, counter.scope, counter.key, now + windowSeconds, now, now))!;
   return { count: row.count, expiresAt: row.expires_at };
 }
 
@@ -48,7 +48,7 @@ function increment(counter: CounterKey, windowSeconds: number, now: number): Cou
  * `windowSeconds` from now. Resolves with the count including this one.
  */
 export async function incrementCounter(counter: CounterKey, windowSeconds: number): Promise<Count> {
-  return increment(counter, windowSeconds, nowSeconds());
+  return increment(getDb(), counter, windowSeconds, nowSeconds());
 }
 
 /**
@@ -57,9 +57,11 @@ export async function incrementCounter(counter: CounterKey, windowSeconds: numbe
  */
 export async function incrementCounters(counters: readonly CounterKey[], windowSeconds: number): Promise<ReadonlyMap<string, Count>> {
   const now = nowSeconds();
-  return getDb()
-    .transaction(() => new Map(counters.map((counter) => [counterId(counter), increment(counter, windowSeconds, now)] as const)))
-    .immediate();
+  return getDb().transaction(async (tx) => {
+    const counts = new Map<string, Count>();
+    for (const counter of counters) counts.set(counterId(counter), await increment(tx, counter, windowSeconds, now));
+    return counts;
+  });
 }
 
 /**
@@ -70,10 +72,11 @@ export async function readCounters(counters: readonly CounterKey[]): Promise<Rea
   const found = new Map<string, Count>();
   if (counters.length === 0) return found;
   const match = counters.map(() => '(scope = ? AND key = ?)').join(' OR ');
-  const rows = statement(getDb(), `SELECT scope, key, count, expires_at FROM throttle_counters WHERE expires_at > ? AND (${match})`).all(
+  const rows = await getDb().all<{ scope: string; key: string; count: number; expires_at: number }>(
+    `SELECT scope, key, count, expires_at FROM throttle_counters WHERE expires_at > ? AND (${match})`,
     nowSeconds(),
     ...counters.flatMap((counter) => [counter.scope, counter.key]),
-  ) as Array<{ scope: string; key: string; count: number; expires_at: number }>;
+  );
   for (const row of rows) found.set(`${row.scope}:${row.key}`, { count: row.count, expiresAt: row.expires_at });
   return found;
 }
@@ -82,7 +85,7 @@ export const counterId = (counter: CounterKey): string => `${counter.scope}:${co
 
 /** Forgets a count (a successful login clears its account's failures). */
 export async function clearCounter(counter: CounterKey): Promise<void> {
-  statement(getDb(), 'DELETE FROM throttle_counters WHERE scope = ? AND key = ?').run(counter.scope, counter.key);
+  await getDb().run('DELETE FROM throttle_counters WHERE scope = ? AND key = ?', counter.scope, counter.key);
 }
 
 /**
@@ -90,19 +93,19 @@ export async function clearCounter(counter: CounterKey): Promise<void> {
  * claims race (the primary key decides).
  */
 export async function claimCaptchaChallenge(challengeHash: string, expiresAt: number): Promise<boolean> {
-  return (
-    statement(getDb(), 'INSERT INTO captcha_solutions (challenge_hash, expires_at) VALUES (?, ?) ON CONFLICT (challenge_hash) DO NOTHING').run(
-      challengeHash,
-      expiresAt,
-    ).changes === 1
+  const { changes } = await getDb().run(
+    'INSERT INTO captcha_solutions (challenge_hash, expires_at) VALUES (?, ?) ON CONFLICT (challenge_hash) DO NOTHING',
+    challengeHash,
+    expiresAt,
   );
+  return changes === 1;
 }
 
 /** Deletes counters whose window has ended and used challenges that have expired. */
 export async function sweepThrottleState(now: Date = new Date()): Promise<number> {
   const db = getDb();
   const cutoff = Math.floor(now.getTime() / 1000);
-  const counters = statement(db, 'DELETE FROM throttle_counters WHERE expires_at <= ?').run(cutoff).changes;
-  const challenges = statement(db, 'DELETE FROM captcha_solutions WHERE expires_at <= ?').run(cutoff).changes;
+  const counters = (await db.run('DELETE FROM throttle_counters WHERE expires_at <= ?', cutoff)).changes;
+  const challenges = (await db.run('DELETE FROM captcha_solutions WHERE expires_at <= ?', cutoff)).changes;
   return counters + challenges;
 }

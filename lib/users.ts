@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from 'better-sqlite3';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './auth/passwords';
-import { getDb, statement } from './db/connection';
+import { getDb, isUniqueViolation, type Queryable } from './db/connection';
 import { HttpError, unauthorized } from './http/errors';
 import { isoSeconds } from './time';
 
@@ -33,7 +32,8 @@ export async function registerUser({ email, password }: Credentials): Promise<Us
   const hashed = await hashPassword(password);
   const user: User = { id: randomUUID(), email: email.trim(), created_at: isoSeconds() };
   try {
-    statement(getDb(), 'INSERT INTO users (id, email, email_key, hashed_password, created_at) VALUES (?, ?, ?, ?, ?)').run(
+    await getDb().run(
+      'INSERT INTO users (id, email, email_key, hashed_password, created_at) VALUES (?, ?, ?, ?, ?)',
       user.id,
       user.email,
       emailKey(email),
@@ -41,9 +41,9 @@ export async function registerUser({ email, password }: Credentials): Promise<Us
       user.created_at,
     );
   } catch (error) {
-    // Duck-typed on purpose: better-sqlite3 binds its SqliteError class once per process, so
-    // `instanceof` fails wherever its JS is loaded twice (Jest's per-file module registries).
-    if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+    // By error code, not class: the same on both engines, and `instanceof` fails wherever a
+    // driver's JS is loaded twice (Jest's per-file module registries).
+    if (isUniqueViolation(error)) {
       throw new HttpError(409, 'Email already registered');
     }
     throw error;
@@ -61,9 +61,10 @@ export type CredentialCheck =
  * failures take the same time.
  */
 export async function checkCredentials({ email, password }: Credentials): Promise<CredentialCheck> {
-  const row = statement(getDb(), 'SELECT id, email, created_at, hashed_password, email_verified_at FROM users WHERE email_key = ?').get(
+  const row = await getDb().get<User & { hashed_password: string; email_verified_at: string | null }>(
+    'SELECT id, email, created_at, hashed_password, email_verified_at FROM users WHERE email_key = ?',
     emailKey(email),
-  ) as (User & { hashed_password: string; email_verified_at: string | null }) | undefined;
+  );
   const matches = await verifyPassword(password, row?.hashed_password ?? dummyPasswordHash());
   if (!row || !matches) return { accountId: row?.id };
   return { user: { id: row.id, email: row.email, created_at: row.created_at }, emailVerified: row.email_verified_at !== null };
@@ -77,12 +78,12 @@ export async function authenticate(credentials: Credentials): Promise<User> {
 }
 
 /** The id of the account with this email, if any (one index lookup, the same for both answers). */
-export function findUserIdByEmail(email: string): string | undefined {
-  return (statement(getDb(), 'SELECT id FROM users WHERE email_key = ?').get(emailKey(email)) as { id: string } | undefined)?.id;
+export async function findUserIdByEmail(email: string): Promise<string | undefined> {
+  return (await getDb().get<{ id: string }>('SELECT id FROM users WHERE email_key = ?', emailKey(email)))?.id;
 }
 
-export function findUserById(id: string): User | undefined {
-  return statement(getDb(), 'SELECT id, email, created_at FROM users WHERE id = ?').get(id) as User | undefined;
+export async function findUserById(id: string): Promise<User | undefined> {
+  return getDb().get<User>('SELECT id, email, created_at FROM users WHERE id = ?', id);
 }
 
 /**
@@ -91,11 +92,12 @@ export function findUserById(id: string): User | undefined {
  * session ends its access tokens at once without making `GET /auth/me` dearer.
  */
 export async function findUserBySession(userId: string, sessionId: string): Promise<AccountUser | undefined> {
-  const row = statement(
-    getDb(),
+  const row = await getDb().get<User & { email_verified_at: string | null }>(
     `SELECT u.id, u.email, u.created_at, u.email_verified_at FROM sessions s JOIN users u ON u.id = s.user_id
       WHERE s.id = ? AND s.user_id = ? AND s.ended_at IS NULL`,
-  ).get(sessionId, userId) as (User & { email_verified_at: string | null }) | undefined;
+    sessionId,
+    userId,
+  );
   return row && toAccountUser(row);
 }
 
@@ -106,42 +108,41 @@ const toAccountUser = (row: User & { email_verified_at: string | null }): Accoun
   email_verified: row.email_verified_at !== null,
 });
 
-export function findAccountUserById(id: string): AccountUser | undefined {
-  const row = statement(getDb(), 'SELECT id, email, created_at, email_verified_at FROM users WHERE id = ?').get(id) as
-    | (User & { email_verified_at: string | null })
-    | undefined;
+export async function findAccountUserById(id: string): Promise<AccountUser | undefined> {
+  const row = await getDb().get<User & { email_verified_at: string | null }>('SELECT id, email, created_at, email_verified_at FROM users WHERE id = ?', id);
   return row && toAccountUser(row);
 }
 
 /** The account with this email, if any: one index lookup, the same for both answers. */
-export function findAccountUserByEmail(email: string): AccountUser | undefined {
-  const row = statement(getDb(), 'SELECT id, email, created_at, email_verified_at FROM users WHERE email_key = ?').get(emailKey(email)) as
-    | (User & { email_verified_at: string | null })
-    | undefined;
+export async function findAccountUserByEmail(email: string): Promise<AccountUser | undefined> {
+  const row = await getDb().get<User & { email_verified_at: string | null }>(
+    'SELECT id, email, created_at, email_verified_at FROM users WHERE email_key = ?',
+    emailKey(email),
+  );
   return row && toAccountUser(row);
 }
 
 /** Whether `password` is the user's (one bcrypt compare; a vanished user compares against the dummy hash). */
 export async function passwordMatches(userId: string, password: string): Promise<boolean> {
-  const row = statement(getDb(), 'SELECT hashed_password FROM users WHERE id = ?').get(userId) as { hashed_password: string } | undefined;
+  const row = await getDb().get<{ hashed_password: string }>('SELECT hashed_password FROM users WHERE id = ?', userId);
   const matches = await verifyPassword(password, row?.hashed_password ?? dummyPasswordHash());
   return row !== undefined && matches;
 }
 
 /** Stores a new password hash (made by {@link hashPassword} before the caller's transaction). */
-export function setPasswordHashInTransaction(db: Database, userId: string, hashedPassword: string): boolean {
-  return statement(db, 'UPDATE users SET hashed_password = ? WHERE id = ?').run(hashedPassword, userId).changes === 1;
+export async function setPasswordHashInTransaction(tx: Queryable, userId: string, hashedPassword: string): Promise<boolean> {
+  return (await tx.run('UPDATE users SET hashed_password = ? WHERE id = ?', hashedPassword, userId)).changes === 1;
 }
 
 /** Marks the user's address as proven (the first proof's time stays). */
-export function markEmailVerifiedInTransaction(db: Database, userId: string): void {
-  statement(db, 'UPDATE users SET email_verified_at = ? WHERE id = ? AND email_verified_at IS NULL').run(isoSeconds(), userId);
+export async function markEmailVerifiedInTransaction(tx: Queryable, userId: string): Promise<void> {
+  await tx.run('UPDATE users SET email_verified_at = ? WHERE id = ? AND email_verified_at IS NULL', isoSeconds(), userId);
 }
 
 /**
  * Deletes the user row. Sessions, refresh tokens, file rows and account tokens go with it
  * (ON DELETE CASCADE); audit events keep the bare id (no foreign key, no email).
  */
-export function deleteUserInTransaction(db: Database, userId: string): boolean {
-  return statement(db, 'DELETE FROM users WHERE id = ?').run(userId).changes === 1;
+export async function deleteUserInTransaction(tx: Queryable, userId: string): Promise<boolean> {
+  return (await tx.run('DELETE FROM users WHERE id = ?', userId)).changes === 1;
 }

@@ -84,7 +84,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const config = getConfig();
   try {
     if (!embedded) await ensureBucket(config.s3.bucket);
-    getDb(); // open and migrate now: a broken database fails the start, not the first request
+    await getDb().ready(); // open and migrate now: a broken database fails the start, not the first request
     const api = await startApiServer({
       host: config.local.host,
       port: config.local.port,
@@ -108,13 +108,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         await api.close();
         await closeMail();
         await embedded?.close();
-        closeDb();
+        await closeDb();
         resetS3();
       },
     };
   } catch (error) {
     await embedded?.close();
-    closeDb();
+    await closeDb();
     throw error;
   }
 }

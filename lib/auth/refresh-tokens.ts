@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { getConfig } from '../config';
-import { getDb, statement } from '../db/connection';
+import { getDb, type Queryable } from '../db/connection';
 import { unauthorized } from '../http/errors';
 import { recordAuditEvent } from '../audit';
 import { logger } from '../logger';
@@ -40,11 +40,11 @@ const INSERT_REFRESH = `INSERT INTO refresh_tokens (id, user_id, family_id, toke
  * Signs a pair for a session and records the refresh token. Call inside the caller's
  * transaction. The access token's `sid` is the family, so ending the session ends it.
  */
-function mintPair(key: SigningKey, userId: string, familyId: string): { pair: TokenPair; refreshExpiresAt: string } {
+async function mintPair(tx: Queryable, key: SigningKey, userId: string, familyId: string): Promise<{ pair: TokenPair; refreshExpiresAt: string }> {
   const access = signToken(key, 'access', userId, { sid: familyId });
   const refresh = signToken(key, 'refresh', userId, { fam: familyId });
   const refreshExpiresAt = isoSeconds(refresh.expiresAt);
-  statement(getDb(), INSERT_REFRESH).run(refresh.jti, userId, familyId, hashToken(refresh.token), refreshExpiresAt, isoSeconds());
+  await tx.run(INSERT_REFRESH, refresh.jti, userId, familyId, hashToken(refresh.token), refreshExpiresAt, isoSeconds());
   const pair: TokenPair = {
     access_token: access.token,
     refresh_token: refresh.token,
@@ -57,14 +57,12 @@ function mintPair(key: SigningKey, userId: string, familyId: string): { pair: To
 /** A login: a new session, i.e. a fresh family, recorded with the client it came from. */
 export async function issueTokenPair(userId: string, client: ClientInfo = {}): Promise<TokenPair> {
   const key = await getSigningKey();
-  const db = getDb();
   const familyId = randomUUID();
-  const issue = db.transaction(() => {
-    const minted = mintPair(key, userId, familyId);
-    startSessionInTransaction(db, { id: familyId, userId, expiresAt: minted.refreshExpiresAt, client });
+  return getDb().transaction(async (tx) => {
+    const minted = await mintPair(tx, key, userId, familyId);
+    await startSessionInTransaction(tx, { id: familyId, userId, expiresAt: minted.refreshExpiresAt, client });
     return minted.pair;
   });
-  return issue.immediate();
 }
 
 /**
@@ -79,35 +77,33 @@ export async function rotateRefreshToken(token: string, origin: RequestOrigin): 
   const client: ClientInfo = origin;
   const key = await getSigningKey();
   const claims = await verifyToken(token, 'refresh');
-  const db = getDb();
   const grace = getConfig().jwt.refreshReuseGraceSeconds;
 
-  const rotate = db.transaction(() => {
-    const row = statement(
-      db,
+  const result = await getDb().transaction(async (tx) => {
+    const row = await tx.get<RefreshRow>(
       `SELECT r.id, r.user_id, r.family_id, r.revoked, r.rotated_at, r.expires_at, s.id AS session_id, s.ended_at AS session_ended_at
          FROM refresh_tokens r LEFT JOIN sessions s ON s.id = r.family_id
         WHERE r.token_hash = ?`,
-    ).get(hashToken(token)) as RefreshRow | undefined;
+      hashToken(token),
+    );
     if (!row || row.id !== claims.jti || row.user_id !== claims.sub) return { outcome: 'unknown' as const };
     if (row.rotated_at !== null) {
       const since = (Date.now() - Date.parse(row.rotated_at)) / 1000;
       if (since <= grace) return { outcome: 'raced' as const };
-      endSessionInTransaction(db, row.family_id);
+      await endSessionInTransaction(tx, row.family_id);
       return { outcome: 'reused' as const, row };
     }
     if (row.revoked || row.session_ended_at !== null || row.expires_at <= isoSeconds()) return { outcome: 'revoked' as const };
-    statement(db, 'UPDATE refresh_tokens SET revoked = 1, rotated_at = ? WHERE id = ?').run(isoSeconds(), row.id);
-    const minted = mintPair(key, row.user_id, row.family_id);
+    await tx.run('UPDATE refresh_tokens SET revoked = 1, rotated_at = ? WHERE id = ?', isoSeconds(), row.id);
+    const minted = await mintPair(tx, key, row.user_id, row.family_id);
     if (row.session_id === null) {
-      startSessionInTransaction(db, { id: row.family_id, userId: row.user_id, expiresAt: minted.refreshExpiresAt, client });
+      await startSessionInTransaction(tx, { id: row.family_id, userId: row.user_id, expiresAt: minted.refreshExpiresAt, client });
     } else {
-      recordSessionUseInTransaction(db, row.family_id, minted.refreshExpiresAt, client);
+      await recordSessionUseInTransaction(tx, row.family_id, minted.refreshExpiresAt, client);
     }
     return { outcome: 'rotated' as const, pair: minted.pair };
   });
 
-  const result = rotate.immediate();
   if (result.outcome === 'rotated') return result.pair;
   if (result.outcome === 'reused') {
     logger.warn('Refresh token reuse detected; family revoked and session ended', { userId: result.row.user_id, familyId: result.row.family_id });
@@ -123,14 +119,10 @@ export async function rotateRefreshToken(token: string, origin: RequestOrigin): 
  * token still ends its session.
  */
 export async function revokeRefreshToken(token: string, origin: RequestOrigin): Promise<void> {
-  const db = getDb();
-  const revoke = db.transaction(() => {
-    const row = statement(db, 'SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = ?').get(hashToken(token)) as
-      | { user_id: string; family_id: string }
-      | undefined;
-    return row && endSessionInTransaction(db, row.family_id) ? row : undefined;
+  const session = await getDb().transaction(async (tx) => {
+    const row = await tx.get<{ user_id: string; family_id: string }>('SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = ?', hashToken(token));
+    return row && (await endSessionInTransaction(tx, row.family_id)) ? row : undefined;
   });
-  const session = revoke.immediate();
   // Only a logout that ended a live session is an event; the answer is the same 204 either way.
   if (session) await recordAuditEvent({ type: 'auth.logout', userId: session.user_id, details: { session_id: session.family_id } }, origin);
 }

@@ -1,59 +1,49 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { getConfig, type JournalMode } from '../config';
-import { migrate } from './migrations';
+import { getSecretString } from '../aws/secrets-manager';
+import { getConfig } from '../config';
+import type { Database } from './database';
 
-export type { Database } from 'better-sqlite3';
-
-export interface OpenOptions {
-  readonly journalMode: JournalMode;
-  /** How long a writer waits for another's lock before SQLITE_BUSY. */
-  readonly busyTimeoutMs?: number;
-}
-
-/**
- * Opens a database with the pragmas this service relies on and migrates it.
- *
- * Journal mode is configuration, not a fork: WAL locally (readers never block the writer),
- * DELETE on EFS, where WAL's shared-memory index cannot work over NFS. With DELETE every
- * commit must reach the disk (`synchronous=FULL`); WAL is durable enough with NORMAL.
- */
-export function openDatabase(file: string, options: OpenOptions): Database {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-  const db = new BetterSqlite3(file);
-  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-  db.pragma(`journal_mode = ${options.journalMode}`);
-  db.pragma(`synchronous = ${options.journalMode === 'WAL' ? 'NORMAL' : 'FULL'}`);
-  db.pragma('foreign_keys = ON');
-  migrate(db);
-  return db;
-}
+export type { Database, Queryable, RunResult, SqlValue } from './database';
+export { isUniqueViolation } from './database';
 
 let db: Database | undefined;
 
-/** This container's database handle, opened and migrated on first use. */
+/**
+ * This container's database, chosen by `DATABASE_URL`: opened (and migrated) on first use.
+ * Each engine's module is loaded only when chosen, so a bundle for Aurora never needs the native
+ * SQLite driver and a SQLite one never starts the PostgreSQL client.
+ */
 export function getDb(): Database {
-  if (!db) {
-    const config = getConfig();
-    db = openDatabase(config.databasePath, { journalMode: config.journalMode });
-  }
+  if (!db) db = openConfigured();
   return db;
 }
 
-/** Closes the handle (tests, local runtime shutdown); the next `getDb()` reopens. */
-export function closeDb(): void {
-  db?.close();
-  db = undefined;
+function openConfigured(): Database {
+  const { database } = getConfig();
+  if (database.dialect === 'postgres') {
+    const { PostgresDatabase } = require('./postgres') as typeof import('./postgres');
+    const { secretArn } = database;
+    return new PostgresDatabase({
+      url: database.url,
+      poolMax: database.poolMax,
+      ...(secretArn ? { credentials: () => credentialsFromSecret(secretArn) } : {}),
+    });
+  }
+  const { openSqlite } = require('./sqlite') as typeof import('./sqlite');
+  return openSqlite(database.path, { journalMode: database.journalMode });
 }
 
-const statements = new WeakMap<Database, Map<string, BetterSqlite3.Statement>>();
+/** The RDS-generated secret's JSON: `{"username": ..., "password": ..., "host": ..., ...}`; only the credentials are used. */
+async function credentialsFromSecret(arn: string): Promise<{ user: string; password: string }> {
+  const secret = JSON.parse(await getSecretString(arn)) as { username?: unknown; password?: unknown };
+  if (typeof secret.username !== 'string' || typeof secret.password !== 'string') {
+    throw new Error('DATABASE_SECRET_ARN does not hold {"username", "password"}');
+  }
+  return { user: secret.username, password: secret.password };
+}
 
-/** A prepared statement, compiled once per connection: hot paths skip SQLite's parser. */
-export function statement(database: Database, sql: string): BetterSqlite3.Statement {
-  let cache = statements.get(database);
-  if (!cache) statements.set(database, (cache = new Map()));
-  let prepared = cache.get(sql);
-  if (!prepared) cache.set(sql, (prepared = database.prepare(sql)));
-  return prepared;
+/** Closes the handle (tests, local runtime shutdown); the next `getDb()` reopens. */
+export async function closeDb(): Promise<void> {
+  const open = db;
+  db = undefined;
+  await open?.close();
 }

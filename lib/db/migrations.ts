@@ -1,5 +1,7 @@
 import type { Database } from 'better-sqlite3';
 
+// SQLite's migrations; PostgreSQL's are in postgres-migrations.ts, under the same version numbers.
+
 /** A schema change. Append only: a released migration is never edited, only followed. */
 export interface Migration {
   readonly version: number;
@@ -277,7 +279,7 @@ export const migrations: readonly Migration[] = [
  *
  * @returns the versions applied by this call
  */
-export function migrate(db: Database, list: readonly Migration[] = migrations): number[] {
+export function migrateSqlite(db: Database, list: readonly Migration[] = migrations): number[] {
   const ordered = [...list].sort((a, b) => a.version - b.version);
   for (let i = 1; i < ordered.length; i += 1) {
     if (ordered[i]?.version === ordered[i - 1]?.version) throw new Error(`Two migrations claim version ${ordered[i]?.version}`);
@@ -308,3 +310,4 @@ export function migrate(db: Database, list: readonly Migration[] = migrations): 
   });
   return apply.immediate();
 }
+

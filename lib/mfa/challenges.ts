@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Database } from 'better-sqlite3';
-import { getDb, statement } from '../db/connection';
+import { getDb, type Queryable } from '../db/connection';
 import { isoSeconds } from '../time';
 import { CLAIM_RECOVERY_CODE_SQL, CLAIM_TOTP_STEP_SQL } from './store';
 
@@ -26,21 +25,18 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 export async function startMfaChallenge(userId: string): Promise<MfaChallenge> {
   const token = randomBytes(32).toString('base64url');
-  statement(getDb(), 'INSERT INTO mfa_challenges (token_hash, user_id, expires_at) VALUES (?, ?, ?)').run(
-    hashMfaToken(token),
-    userId,
-    nowSeconds() + MFA_TOKEN_TTL_SECONDS,
-  );
+  await getDb().run('INSERT INTO mfa_challenges (token_hash, user_id, expires_at) VALUES (?, ?, ?)', hashMfaToken(token), userId, nowSeconds() + MFA_TOKEN_TTL_SECONDS);
   return { mfa_required: true, mfa_token: token, expires_in: MFA_TOKEN_TTL_SECONDS };
 }
 
 /** The user a live mfa_token belongs to (known, not expired, not dead), or undefined. */
 export async function findMfaChallengeUser(token: string): Promise<string | undefined> {
-  const row = statement(getDb(), 'SELECT user_id FROM mfa_challenges WHERE token_hash = ? AND expires_at > ? AND failures < ?').get(
+  const row = await getDb().get<{ user_id: string }>(
+    'SELECT user_id FROM mfa_challenges WHERE token_hash = ? AND expires_at > ? AND failures < ?',
     hashMfaToken(token),
     nowSeconds(),
     MFA_TOKEN_MAX_FAILURES,
-  ) as { user_id: string } | undefined;
+  );
   return row?.user_id;
 }
 
@@ -55,24 +51,26 @@ export type SecondFactorProof = { readonly kind: 'totp'; readonly step: number }
  * token died meanwhile (a racing request), so the claim was rolled back.
  */
 export async function redeemMfaChallenge(token: string, userId: string, proof: SecondFactorProof): Promise<'redeemed' | 'code_refused' | 'token_dead'> {
-  const db = getDb();
-  const redeem = db.transaction(() => {
+  const redeem = async (tx: Queryable) => {
     const claimed =
       proof.kind === 'totp'
-        ? statement(db, CLAIM_TOTP_STEP_SQL).run(proof.step, userId, proof.step).changes
-        : statement(db, CLAIM_RECOVERY_CODE_SQL).run(isoSeconds(), userId, proof.codeHash).changes;
+        ? (await tx.run(CLAIM_TOTP_STEP_SQL, proof.step, userId, proof.step)).changes
+        : (await tx.run(CLAIM_RECOVERY_CODE_SQL, isoSeconds(), userId, proof.codeHash)).changes;
     if (claimed !== 1) return 'code_refused' as const;
-    const consumed = statement(db, 'DELETE FROM mfa_challenges WHERE token_hash = ? AND user_id = ? AND expires_at > ? AND failures < ?').run(
-      hashMfaToken(token),
-      userId,
-      nowSeconds(),
-      MFA_TOKEN_MAX_FAILURES,
+    const consumed = (
+      await tx.run(
+        'DELETE FROM mfa_challenges WHERE token_hash = ? AND user_id = ? AND expires_at > ? AND failures < ?',
+        hashMfaToken(token),
+        userId,
+        nowSeconds(),
+        MFA_TOKEN_MAX_FAILURES,
+      )
     ).changes;
     if (consumed !== 1) throw new TokenDied();
     return 'redeemed' as const;
-  });
+  };
   try {
-    return redeem.immediate();
+    return await getDb().transaction(redeem);
   } catch (error) {
     if (error instanceof TokenDied) return 'token_dead';
     throw error;
@@ -84,18 +82,18 @@ class TokenDied extends Error {}
 
 /** One more wrong code against the token (atomic: racing wrong codes each count). */
 export async function recordMfaChallengeFailure(token: string): Promise<void> {
-  statement(getDb(), 'UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = ?').run(hashMfaToken(token));
+  await getDb().run('UPDATE mfa_challenges SET failures = failures + 1 WHERE token_hash = ?', hashMfaToken(token));
 }
 
 /**
  * Ends every pending MFA login of the user (a password reset or change): an mfa_token proves
  * the password that was current when it was issued, so it must not outlive that password.
  */
-export function endMfaChallengesInTransaction(db: Database, userId: string): void {
-  statement(db, 'DELETE FROM mfa_challenges WHERE user_id = ?').run(userId);
+export async function endMfaChallengesInTransaction(tx: Queryable, userId: string): Promise<void> {
+  await tx.run('DELETE FROM mfa_challenges WHERE user_id = ?', userId);
 }
 
 /** Deletes expired tokens (dead ones go when they expire); resolves with how many. */
 export async function sweepMfaChallenges(now: Date = new Date()): Promise<number> {
-  return statement(getDb(), 'DELETE FROM mfa_challenges WHERE expires_at <= ?').run(Math.floor(now.getTime() / 1000)).changes;
+  return (await getDb().run('DELETE FROM mfa_challenges WHERE expires_at <= ?', Math.floor(now.getTime() / 1000))).changes;
 }

@@ -1,4 +1,4 @@
-import { getDb, statement } from '../db/connection';
+import { getDb, type Queryable } from '../db/connection';
 import { isoSeconds } from '../time';
 import type { SealedSecret } from './secret-box';
 
@@ -24,7 +24,7 @@ interface TotpRow {
 }
 
 export async function findTotp(userId: string): Promise<TotpRecord | undefined> {
-  const row = statement(getDb(), 'SELECT secret_encrypted, key_id, enabled_at, last_used_step FROM mfa_totp WHERE user_id = ?').get(userId) as
+  const row = (await getDb().get('SELECT secret_encrypted, key_id, enabled_at, last_used_step FROM mfa_totp WHERE user_id = ?', userId)) as
     | TotpRow
     | undefined;
   return row && { sealed: { keyId: row.key_id, ciphertext: row.secret_encrypted }, enabledAt: row.enabled_at, lastUsedStep: row.last_used_step };
@@ -32,7 +32,7 @@ export async function findTotp(userId: string): Promise<TotpRecord | undefined> 
 
 /** Whether the user has MFA on (one primary-key read: what every login with a right password pays). */
 export async function totpEnabled(userId: string): Promise<boolean> {
-  return statement(getDb(), 'SELECT 1 FROM mfa_totp WHERE user_id = ? AND enabled_at IS NOT NULL').get(userId) !== undefined;
+  return (await getDb().get('SELECT 1 FROM mfa_totp WHERE user_id = ? AND enabled_at IS NOT NULL', userId)) !== undefined;
 }
 
 /**
@@ -40,15 +40,17 @@ export async function totpEnabled(userId: string): Promise<boolean> {
  * is already on, also when that happened a moment ago in another container.
  */
 export async function savePendingTotp(userId: string, sealed: SealedSecret): Promise<boolean> {
-  return (
-    statement(
-      getDb(),
-      `INSERT INTO mfa_totp (user_id, secret_encrypted, key_id, created_at) VALUES (?, ?, ?, ?)
+  const { changes } = await getDb().run(
+    `INSERT INTO mfa_totp (user_id, secret_encrypted, key_id, created_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET secret_encrypted = excluded.secret_encrypted, key_id = excluded.key_id,
          created_at = excluded.created_at, last_used_step = NULL
        WHERE mfa_totp.enabled_at IS NULL`,
-    ).run(userId, sealed.ciphertext, sealed.keyId, isoSeconds()).changes === 1
+    userId,
+    sealed.ciphertext,
+    sealed.keyId,
+    isoSeconds(),
   );
+  return changes === 1;
 }
 
 /**
@@ -57,21 +59,23 @@ export async function savePendingTotp(userId: string, sealed: SealedSecret): Pro
  * already on (a racing confirmation or a new enrolment won).
  */
 export async function enableTotp(userId: string, sealed: SealedSecret, step: number, recoveryHashes: readonly string[]): Promise<boolean> {
-  const db = getDb();
-  return db
-    .transaction(() => {
-      const enabled = statement(
-        db,
+  return getDb().transaction(async (tx) => {
+    const enabled = (
+      await tx.run(
         `UPDATE mfa_totp SET enabled_at = ?, last_used_step = ?
           WHERE user_id = ? AND enabled_at IS NULL AND secret_encrypted = ? AND key_id = ?`,
-      ).run(isoSeconds(), step, userId, sealed.ciphertext, sealed.keyId).changes;
-      if (enabled !== 1) return false;
-      statement(db, 'DELETE FROM mfa_recovery_codes WHERE user_id = ?').run(userId);
-      const insert = statement(db, 'INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES (?, ?)');
-      for (const hash of recoveryHashes) insert.run(userId, hash);
-      return true;
-    })
-    .immediate();
+        isoSeconds(),
+        step,
+        userId,
+        sealed.ciphertext,
+        sealed.keyId,
+      )
+    ).changes;
+    if (enabled !== 1) return false;
+    await tx.run('DELETE FROM mfa_recovery_codes WHERE user_id = ?', userId);
+    for (const hash of recoveryHashes) await tx.run('INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES (?, ?)', userId, hash);
+    return true;
+  });
 }
 
 /** Claims a TOTP step: only a step newer than the last one accepted (shared with lib/mfa/challenges.ts). */
@@ -86,28 +90,21 @@ export const CLAIM_RECOVERY_CODE_SQL = 'UPDATE mfa_recovery_codes SET used_at = 
  * two requests racing with the same code, exactly one gets true.
  */
 export async function claimTotpStep(userId: string, step: number): Promise<boolean> {
-  return (
-    statement(getDb(), CLAIM_TOTP_STEP_SQL).run(step, userId, step).changes === 1
-  );
+  return (await getDb().run(CLAIM_TOTP_STEP_SQL, step, userId, step)).changes === 1;
 }
 
 /** Uses up a recovery code: true once, for an unused code of this user. */
 export async function claimRecoveryCode(userId: string, codeHash: string): Promise<boolean> {
-  return (
-    statement(getDb(), CLAIM_RECOVERY_CODE_SQL).run(isoSeconds(), userId, codeHash).changes === 1
-  );
+  return (await getDb().run(CLAIM_RECOVERY_CODE_SQL, isoSeconds(), userId, codeHash)).changes === 1;
 }
 
 /** MFA off: the secret, the recovery codes and any login waiting for a code, in one commit. */
 export async function deleteTotp(userId: string): Promise<boolean> {
-  const db = getDb();
-  return db
-    .transaction(() => {
-      const removed = statement(db, 'DELETE FROM mfa_totp WHERE user_id = ? AND enabled_at IS NOT NULL').run(userId).changes;
-      if (removed !== 1) return false;
-      statement(db, 'DELETE FROM mfa_recovery_codes WHERE user_id = ?').run(userId);
-      statement(db, 'DELETE FROM mfa_challenges WHERE user_id = ?').run(userId);
-      return true;
-    })
-    .immediate();
+  return getDb().transaction(async (tx) => {
+    const removed = (await tx.run('DELETE FROM mfa_totp WHERE user_id = ? AND enabled_at IS NOT NULL', userId)).changes;
+    if (removed !== 1) return false;
+    await tx.run('DELETE FROM mfa_recovery_codes WHERE user_id = ?', userId);
+    await tx.run('DELETE FROM mfa_challenges WHERE user_id = ?', userId);
+    return true;
+  });
 }

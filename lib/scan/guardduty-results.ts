@@ -1,6 +1,6 @@
 import { recordAuditEvent } from '../audit';
 import { getConfig } from '../config';
-import { getDb, statement } from '../db/connection';
+import { getDb } from '../db/connection';
 import { deleteObject } from '../files';
 import { logger } from '../logger';
 
@@ -67,7 +67,7 @@ export async function recordGuardDutyResult(event: GuardDutyScanResultEvent): Pr
     return 'ignored';
   }
   if (result === 'NO_THREATS_FOUND') {
-    const changed = statement(getDb(), `UPDATE files SET scan_status = 'clean' WHERE key = ? AND scan_status = 'pending'`).run(key).changes;
+    const changed = (await getDb().run(`UPDATE files SET scan_status = 'clean' WHERE key = ? AND scan_status = 'pending'`, key)).changes;
     logger.info('GuardDuty found no threats', { key, fileUpdated: changed === 1 });
     return 'clean';
   }
@@ -75,10 +75,10 @@ export async function recordGuardDutyResult(event: GuardDutyScanResultEvent): Pr
     const threats = (detail.scanResultDetails?.threats ?? []).map((threat) => threat.name ?? 'unknown').join(', ') || 'unknown';
     // The object first: malware must not stay readable while the database is being updated.
     await deleteObject(key);
-    const file = statement(getDb(), `SELECT id, owner_id, filename, size FROM files WHERE key = ? AND scan_status <> 'infected'`).get(key) as
+    const file = (await getDb().get(`SELECT id, owner_id, filename, size FROM files WHERE key = ? AND scan_status <> 'infected'`, key)) as
       | { id: string; owner_id: string; filename: string; size: number }
       | undefined;
-    if (file && statement(getDb(), `UPDATE files SET scan_status = 'infected' WHERE id = ? AND scan_status <> 'infected'`).run(file.id).changes === 1) {
+    if (file && (await getDb().run(`UPDATE files SET scan_status = 'infected' WHERE id = ? AND scan_status <> 'infected'`, file.id)).changes === 1) {
       await recordAuditEvent(
         {
           type: 'file.infected',

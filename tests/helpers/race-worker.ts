@@ -1,6 +1,6 @@
 /**
  * One contender in a cross-process race (tests/integration/race.test.ts): its own process,
- * its own SQLite connection, like a second Lambda container on the same EFS file. Waits for
+ * its own database connection, like a second Lambda container on the same EFS file or Aurora cluster. Waits for
  * START_AT, calls one handler, prints the status code.
  */
 import { handler as login } from '../../functions/auth-login';
@@ -11,7 +11,7 @@ import { getDb } from '../../lib/db/connection';
 import { createTestEventV2, invoke } from './events';
 
 async function main(): Promise<void> {
-  getDb(); // open (and migrate) before the start line, so the race is about the request alone
+  await getDb().ready(); // open (and migrate) before the start line, so the race is about the request alone
   const startAt = Number(process.env.START_AT);
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - Date.now())));
   const result =
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
         ? await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', sourceIp: process.env.SOURCE_IP, json: { email: process.env.EMAIL, password: 'not the password' } }))
         : await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: { email: process.env.EMAIL, password: 'SecurePassword123!' } }));
   process.stdout.write(`${result.status}\n`);
+  await getDb().close();
 }
 
 main().catch((error: unknown) => {

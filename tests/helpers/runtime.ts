@@ -7,17 +7,22 @@ import { resetConfig } from '../../lib/config';
 import { closeDb } from '../../lib/db/connection';
 import { resetMfaKey } from '../../lib/mfa/secret-box';
 import { resetScanner } from '../../lib/scan/get-scanner';
+import { createTestDatabase } from './postgres-server';
 import { resetS3 } from '../../lib/storage/s3';
 import { S3Client } from '@aws-sdk/client-s3';
 
-/** Forgets every lazily created client, so the next call sees the current `process.env`. */
-export function resetRuntime(): void {
-  closeDb();
+/**
+ * Forgets every lazily created client, so the next call sees the current `process.env`.
+ * Await it where the database must be closed before going on (PostgreSQL pools close async).
+ */
+export function resetRuntime(): Promise<void> {
+  const closed = closeDb();
   resetS3();
   resetSigningKey();
   resetMfaKey();
   resetScanner();
   resetConfig();
+  return closed;
 }
 
 export interface TestStorage {
@@ -44,13 +49,41 @@ export async function startTestStorage(bucket = 'uploads'): Promise<TestStorage>
   return { endpoint, bucket, directory, close: () => server.close() };
 }
 
-/** A fresh SQLite file for this test file, set as DATABASE_URL. */
-export function useFreshDatabase(journalMode: 'WAL' | 'DELETE' = 'WAL'): string {
+/**
+ * A fresh SQLite file for this test file, set as DATABASE_URL; resolves nothing, returns its path.
+ * For suites that look inside with better-sqlite3 and so run on SQLite only (not yet ported to
+ * `useFreshDatabase` and `getDb()`, which run on both engines).
+ */
+export function useFreshSqliteDatabase(journalMode: 'WAL' | 'DELETE' = 'WAL'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-db-'));
   const file = path.join(dir, 'test.db');
   process.env.DATABASE_URL = `sqlite:///${file}`;
   process.env.SQLITE_JOURNAL_MODE = journalMode;
   return file;
+}
+
+/** Which engine this run's suites use: the `postgres` Jest project sets TEST_DATABASE (tests/helpers/setup-postgres.ts). */
+export const testDialect = (): 'sqlite' | 'postgres' => (process.env.TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite');
+
+/**
+ * A fresh, empty database for this test file, set as DATABASE_URL: a new SQLite file (in
+ * `journalMode`), or, in the `postgres` project, a new database on the suite's PostgreSQL.
+ * Resolves with the DATABASE_URL. Tests look inside through `getDb()`, the same on both.
+ */
+export async function useFreshDatabase(journalMode: 'WAL' | 'DELETE' = 'WAL'): Promise<string> {
+  await closeDb();
+  if (testDialect() === 'postgres') {
+    const adminUrl = process.env.TEST_DATABASE_URL;
+    if (!adminUrl) throw new Error('TEST_DATABASE=postgres needs TEST_DATABASE_URL (the postgres project\'s global setup sets it)');
+    delete process.env.SQLITE_JOURNAL_MODE;
+    process.env.DATABASE_URL = await createTestDatabase(adminUrl);
+    return process.env.DATABASE_URL;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-db-'));
+  const file = path.join(dir, 'test.db');
+  process.env.DATABASE_URL = `sqlite:///${file}`;
+  process.env.SQLITE_JOURNAL_MODE = journalMode;
+  return process.env.DATABASE_URL;
 }
 
 /**

@@ -155,8 +155,7 @@ describe('environment and secrets', () => {
       const config = loadConfig({ ...literal, AWS_LAMBDA_FUNCTION_NAME: handler });
       expect(config.production).toBe(true);
       if (functionNeeds(routes, handler).db) {
-        expect(config.databasePath).toBe('/mnt/db/app.db');
-        expect(config.journalMode).toBe('DELETE');
+        expect(config.database).toEqual({ dialect: 'sqlite', path: '/mnt/db/app.db', journalMode: 'DELETE' });
       }
     }
   });

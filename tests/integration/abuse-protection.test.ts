@@ -6,11 +6,11 @@ import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
 import { solvedCaptcha } from '../helpers/captcha';
 import { createTestEventV2, invoke, type InvokeResult } from '../helpers/events';
-import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
+import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
 
 let dbFile: string;
 beforeAll(() => {
-  dbFile = useFreshDatabase();
+  dbFile = useFreshSqliteDatabase();
   resetRuntime();
 });
 afterAll(() => {

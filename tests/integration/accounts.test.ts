@@ -21,7 +21,7 @@ import { solvedCaptcha } from '../helpers/captcha';
 import { createTestEventV2, invoke, multipartBody, type InvokeResult } from '../helpers/events';
 import { pdfBytes } from '../helpers/fixtures';
 import { mailsTo, tokenFrom } from '../helpers/outbox';
-import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, testS3Client, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
 
 const MiB = 1024 ** 2;
 const password = 'SecurePassword123!';
@@ -32,7 +32,7 @@ let restoreOutput: () => void;
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  dbFile = useFreshDatabase();
+  dbFile = useFreshSqliteDatabase();
   process.env.MAIL_TRANSPORT = 'outbox';
   process.env.MULTIPART_THRESHOLD_BYTES = String(5 * MiB);
   resetRuntime();

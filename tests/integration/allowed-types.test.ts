@@ -6,7 +6,7 @@ import { handler as complete } from '../../functions/uploads-complete';
 import { handler as plan } from '../../functions/uploads-plan';
 import { createTestEventV2, invoke, multipartBody } from '../helpers/events';
 import { pdfBytes, pngBytes } from '../helpers/fixtures';
-import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, testS3Client, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
 
 /**
  * ALLOWED_CONTENT_TYPES (SPEC "Types"): an entry is an exact type or `family/*`; a file passes
@@ -31,7 +31,7 @@ function allow(types: string | undefined): void {
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  useFreshDatabase();
+  useFreshSqliteDatabase();
   resetRuntime();
   const credentials = { email: 'types@example.com', password: 'SecurePassword123!' };
   await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));

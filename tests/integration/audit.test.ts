@@ -2,7 +2,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import type { ApiHandler } from '../../lib/http/handler';
 import { createTestEventV2, invoke, multipartBody, type EventOptions } from '../helpers/events';
 import { pngBytes } from '../helpers/fixtures';
-import { resetRuntime, startTestStorage, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
 
 const password = 'AuditTrailPassword!7';
 const sourceIp = '192.0.2.44';
@@ -21,7 +21,7 @@ const events = (token: string, query?: Record<string, string>) => call('auth-eve
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  dbFile = useFreshDatabase();
+  dbFile = useFreshSqliteDatabase();
   // The logger reads its level when it loads: set it before loading the handlers.
   process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
   resetRuntime();

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import BetterSqlite3 from 'better-sqlite3';
 import jwt from 'jsonwebtoken';
 import { handler as login } from '../../functions/auth-login';
 import { handler as logout } from '../../functions/auth-logout';
@@ -8,12 +7,12 @@ import { handler as refresh } from '../../functions/auth-refresh';
 import { handler as register } from '../../functions/auth-register';
 import { keyIdOf } from '../../lib/auth/signing-key';
 import { createTestEventV2, invoke } from '../helpers/events';
+import { getDb } from '../../lib/db/connection';
 import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
 
-let dbFile: string;
-beforeAll(() => {
-  dbFile = useFreshDatabase();
-  resetRuntime();
+beforeAll(async () => {
+  await useFreshDatabase();
+  await resetRuntime();
 });
 afterAll(() => resetRuntime());
 
@@ -46,9 +45,7 @@ describe('POST /auth/register', () => {
       email: 'alice@example.com',
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });
-    const row = new BetterSqlite3(dbFile, { readonly: true })
-      .prepare('SELECT email, hashed_password FROM users WHERE id = ?')
-      .get(result.body.id) as { email: string; hashed_password: string };
+    const row = (await getDb().get<{ email: string; hashed_password: string }>('SELECT email, hashed_password FROM users WHERE id = ?', result.body.id))!;
     expect(row.email).toBe('alice@example.com');
     expect(row.hashed_password).toMatch(/^\$2[aby]\$04\$/);
     expect(row.hashed_password).not.toContain(password);
@@ -181,10 +178,9 @@ describe('POST /auth/refresh', () => {
     expect(rotated.body.refresh_token).not.toBe(tokens.refresh_token);
     expect((await invoke(me, createTestEventV2({ path: '/auth/me', token: rotated.body.access_token }))).status).toBe(200);
 
-    const db = new BetterSqlite3(dbFile, { readonly: true });
     const hash = createHash('sha256').update(tokens.refresh_token).digest('hex');
-    expect(db.prepare('SELECT revoked FROM refresh_tokens WHERE token_hash = ?').get(hash)).toEqual({ revoked: 1 });
-    const stored = db.prepare('SELECT token_hash FROM refresh_tokens').all() as Array<{ token_hash: string }>;
+    expect(await getDb().get('SELECT revoked FROM refresh_tokens WHERE token_hash = ?', hash)).toEqual({ revoked: 1 });
+    const stored = await getDb().all<{ token_hash: string }>('SELECT token_hash FROM refresh_tokens');
     expect(stored.some((row) => row.token_hash.includes('.'))).toBe(false);
   });
 

@@ -10,7 +10,7 @@ import { sweepExpiredUploads } from '../../lib/direct-uploads';
 import { STAGING_PREFIX } from '../../lib/storage/keys';
 import { createTestEventV2, invoke, type InvokeResult } from '../helpers/events';
 import { pngBytes } from '../helpers/fixtures';
-import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, testS3Client, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
 
 /**
  * Issue 7 review findings on direct-upload completion: what the still-valid presigned PUT URL
@@ -23,7 +23,7 @@ let token: string;
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  dbFile = useFreshDatabase();
+  dbFile = useFreshSqliteDatabase();
   process.env.MULTIPART_THRESHOLD_BYTES = String(5 * MiB);
   process.env.USER_QUOTA_BYTES = String(100 * MiB);
   resetRuntime();

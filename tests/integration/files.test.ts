@@ -13,7 +13,7 @@ import { sweepExpiredUploads } from '../../lib/direct-uploads';
 import { createTestEventV2, invoke, multipartBody, type InvokeResult } from '../helpers/events';
 import { pdfBytes, pngBytes } from '../helpers/fixtures';
 import { verifyPresignedUrl } from '../helpers/sigv4';
-import { resetRuntime, startTestStorage, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
 
 const MiB = 1024 ** 2;
 let storage: TestStorage;
@@ -29,7 +29,7 @@ async function signUp(email: string): Promise<string> {
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  dbFile = useFreshDatabase();
+  dbFile = useFreshSqliteDatabase();
   process.env.MULTIPART_THRESHOLD_BYTES = String(5 * MiB);
   process.env.USER_QUOTA_BYTES = String(40 * MiB);
   resetRuntime();

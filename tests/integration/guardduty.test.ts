@@ -18,7 +18,7 @@ import { handler as plan } from '../../functions/uploads-plan';
 import type { GuardDutyScanResultEvent } from '../../lib/scan/guardduty-results';
 import { createTestEventV2, invoke, lambdaContext, multipartBody } from '../helpers/events';
 import { pdfBytes } from '../helpers/fixtures';
-import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, testS3Client, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
 
 let storage: TestStorage;
 let token: string;
@@ -70,7 +70,7 @@ async function exists(key: string): Promise<boolean> {
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  useFreshDatabase();
+  useFreshSqliteDatabase();
   Object.assign(process.env, { SCANNER: 'guardduty', AWS_LAMBDA_FUNCTION_NAME: 'test-function' });
   resetRuntime();
   const credentials = { email: 'guarded@example.com', password: 'SecurePassword123!' };

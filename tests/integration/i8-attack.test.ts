@@ -21,7 +21,7 @@ import { handler as verifyEmail } from '../../functions/auth-verify-email';
 import { handler as verifyPage } from '../../functions/auth-verify-email-page';
 import { createTestEventV2, invoke, type EventOptions } from '../helpers/events';
 import { mailsTo, tokenFrom } from '../helpers/outbox';
-import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
+import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
 
 const password = 'SecurePassword123!';
 const newPassword = 'EvenBetterPassword456!';
@@ -32,7 +32,7 @@ let clock = 0;
 let restoreOutput: () => void;
 
 beforeAll(() => {
-  dbFile = useFreshDatabase();
+  dbFile = useFreshSqliteDatabase();
   process.env.MAIL_TRANSPORT = 'outbox';
   resetRuntime();
   clock = (Math.floor(Date.now() / 30_000) + 0.5) * 30_000;

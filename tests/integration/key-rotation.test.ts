@@ -12,7 +12,7 @@ import { KEY_REFRESH_MS, keyIdOf, resetSigningKey, UNKNOWN_KID_REFRESH_MS } from
 import { signToken } from '../../lib/auth/tokens';
 import { createTestEventV2, invoke } from '../helpers/events';
 import { startFakeSecretsManager, type FakeSecretsManager, type ReceivedCall } from '../helpers/fake-secrets-manager';
-import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
+import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
 
 const REGION = 'eu-west-1';
 const CREDENTIALS = { accessKeyId: 'ASIAROTATIONTEST', secretAccessKey: 'rotation-secret-access-key', sessionToken: 'rotation-session-token' };
@@ -43,7 +43,7 @@ beforeAll(async () => {
   for (const name of [...Object.keys(AWS_ENV), 'JWT_SECRET', 'AWS_ENDPOINT_URL_SECRETS_MANAGER']) saved[name] = process.env[name];
   delete process.env.JWT_SECRET;
   Object.assign(process.env, AWS_ENV, { AWS_ENDPOINT_URL_SECRETS_MANAGER: fake.url });
-  useFreshDatabase();
+  useFreshSqliteDatabase();
   resetRuntime();
   resetSigningKey({ now: () => now });
 });

@@ -6,7 +6,7 @@ import { Router } from '../../infra/local/routing';
 import { startApiServer, type ApiServer } from '../../infra/local/server';
 import { LAMBDA_MAX_PAYLOAD_BYTES } from '../../lib/config';
 import { multipartBody } from '../helpers/events';
-import { resetRuntime, startTestStorage, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
 
 let storage: TestStorage;
 let api: ApiServer;
@@ -15,7 +15,7 @@ const accessLog: string[] = [];
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  useFreshDatabase();
+  useFreshSqliteDatabase();
   resetRuntime();
   api = await startApiServer({ host: '127.0.0.1', port: 0, corsOrigins: [], log: (line) => accessLog.push(line) });
   const credentials = { email: 'local-server@example.com', password: 'SecurePassword123!' };

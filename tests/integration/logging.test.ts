@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { ApiHandler } from '../../lib/http/handler';
 import { createTestEventV2, invoke } from '../helpers/events';
-import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
+import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
 
 const password = 'VerySecretPassword!42';
 let lines: string[];
@@ -10,7 +10,7 @@ let login: ApiHandler;
 let register: ApiHandler;
 
 beforeAll(async () => {
-  useFreshDatabase();
+  useFreshSqliteDatabase();
   // The logger reads its level at load time: set it (and a careless operator's switch to log
   // every event) before loading the handlers.
   process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
@@ -40,7 +40,7 @@ it('logs unexpected errors with the request id, as JSON, without the request bod
   expect(tokens.status).toBe(200);
 
   // Break the database: its directory is a regular file, so opening it fails inside the handler.
-  const notADirectory = useFreshDatabase();
+  const notADirectory = useFreshSqliteDatabase();
   fs.writeFileSync(notADirectory, 'not a directory');
   process.env.DATABASE_URL = `sqlite:///${notADirectory}/app.db`;
   resetRuntime();
@@ -59,7 +59,7 @@ it('logs unexpected errors with the request id, as JSON, without the request bod
 });
 
 it('logs one access line per request: route key, status, request id, and the 4xx reason without the body', async () => {
-  useFreshDatabase();
+  useFreshSqliteDatabase();
   resetRuntime();
   const credentials = { email: 'access@example.com', password };
   const failed = await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }));

@@ -14,7 +14,7 @@ import { handler as register } from '../../functions/auth-register';
 import { openSecret, resetMfaKey } from '../../lib/mfa/secret-box';
 import { solvedCaptcha } from '../helpers/captcha';
 import { createTestEventV2, invoke, type EventOptions, type InvokeResult } from '../helpers/events';
-import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
+import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
 
 const password = 'SecurePassword123!';
 const crypto = new NodeCryptoPlugin();
@@ -27,7 +27,7 @@ let dbFile: string;
  */
 let clock = 0;
 beforeAll(() => {
-  dbFile = useFreshDatabase();
+  dbFile = useFreshSqliteDatabase();
   resetRuntime();
   clock = (Math.floor(Date.now() / 30_000) + 0.5) * 30_000;
   jest.spyOn(Date, 'now').mockImplementation(() => clock);

@@ -1,21 +1,20 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import BetterSqlite3 from 'better-sqlite3';
 import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
 import { handler as createShare } from '../../functions/shares-create';
 import { createTestEventV2, invoke } from '../helpers/events';
-import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
+import { getDb } from '../../lib/db/connection';
+import { resetRuntime, testDialect, useFreshDatabase } from '../helpers/runtime';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '../..');
 const CONTENDERS = 4;
 
-let dbFile: string;
-beforeAll(() => {
-  dbFile = useFreshDatabase('DELETE'); // the journal mode used on EFS
-  resetRuntime();
+beforeAll(async () => {
+  await useFreshDatabase('DELETE'); // on SQLite, the journal mode used on EFS; on PostgreSQL one database for all contenders
+  await resetRuntime();
 });
 afterAll(() => resetRuntime());
 
@@ -34,7 +33,7 @@ async function race(env: Record<string, string>): Promise<number[]> {
   return outputs.map((output) => Number(output.stdout.trim())).sort();
 }
 
-describe('races between processes on one SQLite file', () => {
+describe(`races between processes on one ${testDialect() === 'sqlite' ? 'SQLite file' : 'PostgreSQL database'}`, () => {
   it('registrations of one email: one 201, the rest 409', async () => {
     expect(await race({ RACE: 'register', EMAIL: 'racer@example.com' })).toEqual([201, 409, 409, 409]);
   }, 90_000);
@@ -51,9 +50,7 @@ describe('races between processes on one SQLite file', () => {
     const email = 'counted@example.com';
     const sourceIp = '198.51.100.77';
     expect(await race({ RACE: 'wrong-password', EMAIL: email, SOURCE_IP: sourceIp })).toEqual([401, 401, 401, 401]);
-    const counts = new BetterSqlite3(dbFile, { readonly: true })
-      .prepare("SELECT scope, count FROM throttle_counters WHERE scope IN ('email', 'ip') ORDER BY scope")
-      .all();
+    const counts = await getDb().all("SELECT scope, count FROM throttle_counters WHERE scope IN ('email', 'ip') ORDER BY scope");
     expect(counts).toEqual([
       { scope: 'email', count: CONTENDERS },
       { scope: 'ip', count: CONTENDERS },
@@ -74,12 +71,13 @@ describe('races between processes on one SQLite file', () => {
     const user = await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
     const tokens = await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }));
     const fileId = '0b6c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e';
-    const db = new BetterSqlite3(dbFile);
-    db.prepare(
+    await getDb().run(
       `INSERT INTO files (id, owner_id, key, filename, size, content_type, created_at, status, list_seq)
         VALUES (?, ?, ?, 'raced.pdf', 10, 'application/pdf', '2024-01-15T10:30:00Z', 'stored', 1)`,
-    ).run(fileId, user.body.id, `${user.body.id}/${fileId}-raced.pdf`);
-    db.close();
+      fileId,
+      user.body.id,
+      `${user.body.id}/${fileId}-raced.pdf`,
+    );
     const created = await invoke(
       createShare,
       createTestEventV2({ method: 'POST', path: `/files/${fileId}/shares`, routeKey: 'POST /files/{id}/shares', pathParameters: { id: fileId }, token: tokens.body.access_token, json: { max_downloads: 2 } }),
@@ -89,7 +87,7 @@ describe('races between processes on one SQLite file', () => {
     const storage = { S3_ENDPOINT: 'http://127.0.0.1:9', S3_ACCESS_KEY_ID: 'race-key', S3_SECRET_ACCESS_KEY: 'race-secret' };
     const statuses = await race({ RACE: 'share', SHARE_TOKEN: String(created.body.url).split('/s/')[1] ?? '', ...storage });
     expect(statuses).toEqual([302, 302, 404, 404]);
-    const row = new BetterSqlite3(dbFile, { readonly: true }).prepare('SELECT downloads FROM shares WHERE id = ?').get(created.body.id);
+    const row = await getDb().get('SELECT downloads FROM shares WHERE id = ?', created.body.id);
     expect(row).toEqual({ downloads: 2 });
   }, 90_000);
 });

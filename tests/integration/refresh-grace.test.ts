@@ -2,10 +2,10 @@ import { handler as login } from '../../functions/auth-login';
 import { handler as refresh } from '../../functions/auth-refresh';
 import { handler as register } from '../../functions/auth-register';
 import { createTestEventV2, invoke } from '../helpers/events';
-import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
+import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
 
 beforeAll(() => {
-  useFreshDatabase();
+  useFreshSqliteDatabase();
   process.env.REFRESH_REUSE_GRACE_SECONDS = '30';
   resetRuntime();
 });

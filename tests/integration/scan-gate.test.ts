@@ -19,7 +19,7 @@ import { handler as plan } from '../../functions/uploads-plan';
 import { describeWithClamd, EICAR, EICAR_REPORTED, startClamd, type TestClamd } from '../helpers/clamd';
 import { createTestEventV2, invoke, multipartBody, type InvokeResult } from '../helpers/events';
 import { pdfBytes } from '../helpers/fixtures';
-import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, testS3Client, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
 
 const MiB = 1024 ** 2;
 let storage: TestStorage;
@@ -110,7 +110,7 @@ async function infectedEvents(): Promise<Array<{ type: string; details: Record<s
 describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
   beforeAll(async () => {
     [storage, clamd] = await Promise.all([startTestStorage(), startClamd()]);
-    dbFile = useFreshDatabase();
+    dbFile = useFreshSqliteDatabase();
     process.env.MULTIPART_THRESHOLD_BYTES = String(5 * MiB);
     useClamd(clamd.port);
     const credentials = { email: 'scanned@example.com', password: 'SecurePassword123!' };

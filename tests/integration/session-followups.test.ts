@@ -16,14 +16,14 @@ import { keyIdOf } from '../../lib/auth/signing-key';
 import { hashToken } from '../../lib/auth/refresh-tokens';
 import { runScheduledSweep } from '../../lib/sweep';
 import { createTestEventV2, invoke, lambdaContext } from '../helpers/events';
-import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
+import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
 
 const password = 'SecurePassword123!';
 const previousSecret = randomBytes(32).toString('hex');
 let dbFile: string;
 
 beforeAll(() => {
-  dbFile = useFreshDatabase();
+  dbFile = useFreshSqliteDatabase();
   process.env.JWT_PREVIOUS_SECRET = previousSecret;
   resetRuntime();
 });

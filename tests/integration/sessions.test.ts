@@ -12,11 +12,11 @@ import { handler as listSessions } from '../../functions/auth-sessions-list';
 import { handler as listFiles } from '../../functions/files-list';
 import { keyIdOf } from '../../lib/auth/signing-key';
 import { createTestEventV2, invoke, type InvokeResult } from '../helpers/events';
-import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
+import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
 
 let dbFile: string;
 beforeAll(() => {
-  dbFile = useFreshDatabase();
+  dbFile = useFreshSqliteDatabase();
   // Every request here comes from one address (CLIENT_IP): more sign-ups than one address may make.
   process.env.REGISTER_MAX_PER_IP = '1000';
   resetRuntime();

@@ -9,7 +9,7 @@ import type { ApiHandler } from '../../lib/http/handler';
 import { createTestEventV2, invoke, multipartBody, type EventOptions, type InvokeResult } from '../helpers/events';
 import { pdfBytes } from '../helpers/fixtures';
 import { verifyPresignedUrl } from '../helpers/sigv4';
-import { resetRuntime, startTestStorage, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
 
 const APP_URL = 'https://files.example.com';
 const password = 'SecurePassword123!';
@@ -128,7 +128,7 @@ const auditEvents = (userId: string, type: string) =>
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  dbFile = useFreshDatabase();
+  dbFile = useFreshSqliteDatabase();
   // Presigned URLs must be signed for the public address; share URLs start with APP_URL.
   process.env.S3_PUBLIC_ENDPOINT = `http://localhost:${new URL(storage.endpoint).port}`;
   process.env.APP_URL = APP_URL;

@@ -6,7 +6,7 @@ import { handler as upload } from '../../functions/upload';
 import { createTestEventV2, invoke, multipartBody } from '../helpers/events';
 import { pdfBytes, pngBytes } from '../helpers/fixtures';
 import { verifyPresignedUrl } from '../helpers/sigv4';
-import { resetRuntime, startTestStorage, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
 
 let storage: TestStorage;
 let dbFile: string;
@@ -16,7 +16,7 @@ const PUBLIC_ENDPOINT = 'http://localhost:{port}';
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  dbFile = useFreshDatabase();
+  dbFile = useFreshSqliteDatabase();
   // Presigned URLs must be signed for the public address, not the internal one.
   process.env.S3_PUBLIC_ENDPOINT = PUBLIC_ENDPOINT.replace('{port}', new URL(storage.endpoint).port);
   process.env.MAX_UPLOAD_BYTES = String(64 * 1024);

@@ -8,8 +8,7 @@ describe('loadConfig', () => {
     const config = loadConfig({ JWT_SECRET: secret });
     expect(config).toMatchObject({
       production: false,
-      journalMode: 'WAL',
-      databasePath: path.resolve('.data/dev.db'),
+      database: { dialect: 'sqlite', journalMode: 'WAL', path: path.resolve('.data/dev.db') },
       bcryptRounds: 12,
       presignedUrlExpireSeconds: 3600,
       maxUploadBytes: 4_194_304,
@@ -28,12 +27,30 @@ describe('loadConfig', () => {
 
   it('switches to the NFS-safe journal and no wildcard CORS inside Lambda', () => {
     const config = loadConfig({ JWT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:x', AWS_LAMBDA_FUNCTION_NAME: 'f' });
-    expect([config.production, config.journalMode, config.corsOrigins]).toEqual([true, 'DELETE', []]);
+    expect([config.production, config.database, config.corsOrigins]).toEqual([true, { dialect: 'sqlite', path: path.resolve('.data/dev.db'), journalMode: 'DELETE' }, []]);
   });
 
   it('reads the seed-style DATABASE_URL, relative and absolute', () => {
-    expect(loadConfig({ JWT_SECRET: secret, DATABASE_URL: 'sqlite:///./dev.db' }).databasePath).toBe(path.resolve('dev.db'));
-    expect(loadConfig({ JWT_SECRET: secret, DATABASE_URL: 'sqlite:////mnt/db/app.db' }).databasePath).toBe('/mnt/db/app.db');
+    expect(loadConfig({ JWT_SECRET: secret, DATABASE_URL: 'sqlite:///./dev.db' }).database).toMatchObject({ dialect: 'sqlite', path: path.resolve('dev.db') });
+    expect(loadConfig({ JWT_SECRET: secret, DATABASE_URL: 'sqlite:////mnt/db/app.db' }).database).toMatchObject({ path: '/mnt/db/app.db' });
+  });
+
+  it('selects PostgreSQL by DATABASE_URL, one connection per Lambda container, credentials from a secret', () => {
+    const url = 'postgres://app:pw@db.internal:5432/uploads';
+    expect(loadConfig({ JWT_SECRET: secret, DATABASE_URL: url }).database).toEqual({ dialect: 'postgres', url, secretArn: undefined, poolMax: 10 });
+    expect(loadConfig({ JWT_SECRET: secret, DATABASE_URL: 'postgresql://h/db', DATABASE_POOL_MAX: '3' }).database).toMatchObject({ poolMax: 3 });
+    const arn = 'arn:aws:secretsmanager:us-east-1:1:secret:db';
+    const lambda = loadConfig({ JWT_SECRET_ARN: arn, AWS_LAMBDA_FUNCTION_NAME: 'f', DATABASE_URL: 'postgres://h:5432/db', DATABASE_SECRET_ARN: arn });
+    expect(lambda.database).toEqual({ dialect: 'postgres', url: 'postgres://h:5432/db', secretArn: arn, poolMax: 1 });
+  });
+
+  it.each([
+    [{ DATABASE_URL: 'mysql://h/db' }, /DATABASE_URL/],
+    [{ DATABASE_URL: 'postgres://[bad' }, /DATABASE_URL/],
+    [{ DATABASE_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:db' }, /DATABASE_SECRET_ARN is only used with DATABASE_URL=postgres/],
+    [{ DATABASE_URL: 'postgres://h/db', SQLITE_JOURNAL_MODE: 'WAL' }, /SQLITE_JOURNAL_MODE is only used/],
+  ])('refuses database settings that cannot work: %j', (env, message) => {
+    expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(message);
   });
 
   it('uses S3_ENDPOINT for presigning unless S3_PUBLIC_ENDPOINT says otherwise', () => {
@@ -52,7 +69,7 @@ describe('loadConfig', () => {
     // zod/mini has no messages of its own ("Invalid input"): lib/zod.ts must register English.
     ['a port out of range', { JWT_SECRET: secret, PORT: '70000' }, /^Invalid configuration: PORT Too big: expected number to be <=65535$/],
     ['an unknown journal mode', { JWT_SECRET: secret, SQLITE_JOURNAL_MODE: 'fast' }, /SQLITE_JOURNAL_MODE/],
-    ['a non-sqlite database', { JWT_SECRET: secret, DATABASE_URL: 'postgres://x' }, /DATABASE_URL must look like sqlite:\/\/\//],
+    ['an unknown database', { JWT_SECRET: secret, DATABASE_URL: 'mysql://x' }, /DATABASE_URL must look like sqlite:\/\/\/path\/to\/file.db or postgres:/],
     ['an endpoint that is not a URL', { JWT_SECRET: secret, S3_ENDPOINT: 'minio:9000' }, /S3_ENDPOINT must be an http\(s\) URL/],
     ['an upload limit Lambda cannot carry', { JWT_SECRET: secret, MAX_UPLOAD_BYTES: String(LAMBDA_FILE_CEILING_BYTES + 1) }, /MAX_UPLOAD_BYTES/],
     ['an unknown CAPTCHA mode', { JWT_SECRET: secret, CAPTCHA: 'sometimes' }, /^Invalid configuration: CAPTCHA /],

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { openDatabase } from '../../lib/db/connection';
-import { migrate, migrations } from '../../lib/db/migrations';
+import { migrateSqlite as migrate, migrations } from '../../lib/db/migrations';
+import { openSqlite } from '../../lib/db/sqlite';
 
 const tempFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sua-mig-')), 'app.db');
 
@@ -113,9 +113,9 @@ describe('migrations', () => {
   });
 
   it('open with the configured journal mode and pragmas', () => {
-    const wal = openDatabase(tempFile(), { journalMode: 'WAL' });
+    const wal = openSqlite(tempFile(), { journalMode: 'WAL' }).raw;
     expect(wal.pragma('journal_mode', { simple: true })).toBe('wal');
-    const efs = openDatabase(tempFile(), { journalMode: 'DELETE' });
+    const efs = openSqlite(tempFile(), { journalMode: 'DELETE' }).raw;
     expect(efs.pragma('journal_mode', { simple: true })).toBe('delete');
     expect(efs.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(efs.pragma('foreign_keys', { simple: true })).toBe(1);

@@ -1,0 +1,247 @@
+import pg from 'pg';
+import { HttpError } from '../http/errors';
+import { logger } from '../logger';
+import type { Database, Queryable, RunResult, SqlValue } from './database';
+import type { Migration } from './migrations';
+import { postgresMigrations } from './postgres-migrations';
+import { assertOutsideTransaction, insideTransaction } from './transaction-scope';
+
+export interface PostgresOptions {
+  readonly url: string;
+  /** Connections this process keeps: 1 in Lambda (a container serves one request at a time). */
+  readonly poolMax: number;
+  /** Credentials from elsewhere (Secrets Manager), read once; override the URL's. */
+  readonly credentials?: () => Promise<{ user: string; password: string }>;
+  /** How long to wait for a connection: Aurora Serverless v2 takes about 15 s to resume from 0 ACU. */
+  readonly connectTimeoutMs?: number;
+  readonly migrations?: readonly Migration[];
+}
+
+/** BIGINT (sizes, Unix seconds, counts) and NUMERIC (sums) as numbers, like SQLite's; all stay below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 || oid === 1700 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+const numbered = new Map<string, string>();
+
+/** `?` placeholders as `$1, $2, ...` (outside quoted strings, identifiers and comments). */
+export function toPostgresPlaceholders(sql: string): string {
+  let cached = numbered.get(sql);
+  if (cached !== undefined) return cached;
+  let out = '';
+  let n = 0;
+  for (let i = 0; i < sql.length; i += 1) {
+    const c = sql[i]!;
+    if (c === "'" || c === '"') {
+      const end = sql.indexOf(c, i + 1);
+      const stop = end === -1 ? sql.length : end + 1;
+      out += sql.slice(i, stop);
+      i = stop - 1;
+    } else if (c === '-' && sql[i + 1] === '-') {
+      const end = sql.indexOf('\n', i);
+      const stop = end === -1 ? sql.length : end;
+      out += sql.slice(i, stop);
+      i = stop - 1;
+    } else if (c === '?') {
+      out += `$${(n += 1)}`;
+    } else {
+      out += c;
+    }
+  }
+  numbered.set(sql, (cached = out));
+  return cached;
+}
+
+/** Serialization failure and deadlock: the server aborted the transaction; running it again is safe. */
+const RETRYABLE = new Set(['40001', '40P01']);
+const MAX_ATTEMPTS = 10;
+
+/** Could not reach the server, or lost it: nothing the client did; worth a retry shortly. */
+function isUnavailable(error: unknown): boolean {
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  const message = String((error as { message?: unknown } | null)?.message ?? '');
+  return (
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(code) ||
+    /^(08|57P0[1-3]|53300)/.test(code) || // connection exceptions, admin shutdown / cannot connect now, too many connections
+    /timeout exceeded when trying to connect|Connection terminated|connection timeout/i.test(message)
+  );
+}
+
+/** 503 with Retry-After instead of a 500 or a hang: Aurora resuming from zero capacity, a failover, a restart. */
+function unavailable(cause: unknown): HttpError {
+  logger.warn('Database unavailable', { error: cause as Error });
+  return new HttpError(503, 'The database is not reachable right now; try again in a few seconds', { headers: { 'Retry-After': '5' }, cause });
+}
+
+async function guarded<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw isUnavailable(error) ? unavailable(error) : error;
+  }
+}
+
+function queryable(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    dialect: 'postgres',
+    get: async <T>(sql: string, ...params: readonly SqlValue[]) => (await client.query(toPostgresPlaceholders(sql), params as SqlValue[])).rows[0] as T | undefined,
+    all: async <T>(sql: string, ...params: readonly SqlValue[]) => (await client.query(toPostgresPlaceholders(sql), params as SqlValue[])).rows as T[],
+    run: async (sql: string, ...params: readonly SqlValue[]): Promise<RunResult> => ({
+      changes: (await client.query(toPostgresPlaceholders(sql), params as SqlValue[])).rowCount ?? 0,
+    }),
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * PostgreSQL through node-postgres: a small pool (one connection in Lambda), transactions
+ * `SERIALIZABLE` so that every read-check-write behaves as it does under SQLite's single
+ * writer, retried with jittered backoff when the server reports a serialization conflict.
+ */
+export class PostgresDatabase implements Database {
+  readonly dialect = 'postgres' as const;
+  private pool: Promise<pg.Pool> | undefined;
+
+  constructor(private readonly options: PostgresOptions) {}
+
+  /** The pool, created and migrated once; a failed start is retried by the next call. */
+  private connected(): Promise<pg.Pool> {
+    if (!this.pool) {
+      this.pool = this.open();
+      this.pool.catch(() => (this.pool = undefined));
+    }
+    return this.pool;
+  }
+
+  private async open(): Promise<pg.Pool> {
+    const credentials = await this.options.credentials?.();
+    const pool = new pg.Pool({
+      connectionString: this.options.url,
+      ...credentials,
+      max: this.options.poolMax,
+      connectionTimeoutMillis: this.options.connectTimeoutMs ?? 20_000,
+      idleTimeoutMillis: 60_000,
+      keepAlive: true,
+      // A script (the copy command, a worker) ends when its work does; Lambda and servers never idle out.
+      allowExitOnIdle: true,
+      types,
+      application_name: 'secure-upload-api',
+    });
+    // An idle connection the server dropped (a frozen Lambda container, a failover) must not
+    // crash the process; the pool replaces it on the next checkout.
+    pool.on('error', (error) => logger.warn('Idle database connection lost', { error }));
+    try {
+      await guarded(() => migratePostgres(pool, this.options.migrations));
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
+    return pool;
+  }
+
+  async get<T = Record<string, unknown>>(sql: string, ...params: readonly SqlValue[]): Promise<T | undefined> {
+    assertOutsideTransaction(this);
+    const pool = await guarded(() => this.connected());
+    return guarded(() => queryable(pool).get<T>(sql, ...params));
+  }
+
+  async all<T = Record<string, unknown>>(sql: string, ...params: readonly SqlValue[]): Promise<T[]> {
+    assertOutsideTransaction(this);
+    const pool = await guarded(() => this.connected());
+    return guarded(() => queryable(pool).all<T>(sql, ...params));
+  }
+
+  async run(sql: string, ...params: readonly SqlValue[]): Promise<RunResult> {
+    assertOutsideTransaction(this);
+    const pool = await guarded(() => this.connected());
+    return guarded(() => queryable(pool).run(sql, ...params));
+  }
+
+  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    assertOutsideTransaction(this);
+    const pool = await guarded(() => this.connected());
+    for (let attempt = 1; ; attempt += 1) {
+      const client = await guarded(() => pool.connect());
+      let broken: unknown;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+        const result = await insideTransaction(this, () => work(queryable(client)));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollback: unknown) => (broken = rollback));
+        const code = (error as { code?: unknown }).code;
+        if (typeof code === 'string' && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
+          await sleep(Math.random() * 5 * 2 ** Math.min(attempt, 6));
+          continue;
+        }
+        throw isUnavailable(error) ? unavailable(error) : error;
+      } finally {
+        client.release(broken instanceof Error ? broken : undefined);
+      }
+    }
+  }
+
+  async ready(): Promise<void> {
+    await this.connected();
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool) await (await pool.catch(() => undefined))?.end();
+  }
+}
+
+/** Any key will do, as long as it is this application's: the migration lock of `migratePostgres`. */
+const MIGRATION_LOCK = 7_463_219_205;
+
+/**
+ * Applies every migration not recorded yet, in one transaction under an advisory lock, so that
+ * containers cold-starting together apply each exactly once (the others wait, then find nothing
+ * to do). A no-op (one read) when already current.
+ *
+ * @returns the versions applied by this call
+ */
+export async function migratePostgres(pool: pg.Pool, list: readonly Migration[] = postgresMigrations): Promise<number[]> {
+  const ordered = [...list].sort((a, b) => a.version - b.version);
+  const done = async (client: pg.Pool | pg.PoolClient) => {
+    const exists = await client.query(`SELECT to_regclass('schema_migrations') AS name`);
+    if (exists.rows[0].name === null) return new Set<number>();
+    const rows = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+    return new Set(rows.rows.map((row) => Number(row.version)));
+  };
+  const before = await done(pool);
+  if (ordered.every((migration) => before.has(migration.version))) return [];
+
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER PRIMARY KEY,
+      name       TEXT NOT NULL,
+      applied_at TEXT NOT NULL
+    )`);
+    const recorded = await done(client); // re-read under the lock: another container may have won
+    const applied: number[] = [];
+    for (const migration of ordered.filter((m) => !recorded.has(m.version))) {
+      await client.query(migration.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        migration.version,
+        migration.name,
+        new Date().toISOString(),
+      ]);
+      applied.push(migration.version);
+    }
+    await client.query('COMMIT');
+    return applied;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
