@@ -9,6 +9,7 @@ import os from 'node:os';
 import { startBenchRuntime } from './bench-runtime';
 import { measureBundles } from './bundles';
 import { comparisons, type ComparisonResult } from './comparisons';
+import { DB_LOAD_TITLE, measureDatabaseLoad } from './db-load';
 import { renderTable, type Column } from './table';
 
 const COLUMNS: readonly Column[] = [
@@ -42,15 +43,16 @@ const BUNDLES_TITLE = 'function bundles against SDK-only stubs';
  * `--only WORD` (repeatable): just the comparisons whose title contains one of the words
  * (`--only bundles` for the function bundles alone).
  */
-function selected(argv: readonly string[]): { comparisons: typeof comparisons; bundles: boolean } {
+function selected(argv: readonly string[]): { comparisons: typeof comparisons; bundles: boolean; database: boolean } {
   const words = argv.flatMap((arg, index) => (arg === '--only' && argv[index + 1] ? [argv[index + 1]!.toLowerCase()] : []));
-  if (words.length === 0) return { comparisons, bundles: true };
+  if (words.length === 0) return { comparisons, bundles: true, database: true };
   const chosen = comparisons.filter((comparison) => words.some((word) => comparison.title.toLowerCase().includes(word)));
   const bundles = words.some((word) => BUNDLES_TITLE.includes(word));
-  if (chosen.length === 0 && !bundles) {
-    throw new Error(`--only ${words.join(', ')}: no comparison matches (${[...comparisons.map((c) => c.title), BUNDLES_TITLE].join('; ')})`);
+  const database = words.some((word) => DB_LOAD_TITLE.includes(word));
+  if (chosen.length === 0 && !bundles && !database) {
+    throw new Error(`--only ${words.join(', ')}: no comparison matches (${[...comparisons.map((c) => c.title), BUNDLES_TITLE, DB_LOAD_TITLE].join('; ')})`);
   }
-  return { comparisons: chosen, bundles };
+  return { comparisons: chosen, bundles, database };
 }
 
 function machineInfo(bcryptRounds: number): string {
@@ -90,6 +92,13 @@ async function main(): Promise<void> {
     const began = Date.now();
     console.log(`measuring ${BUNDLES_TITLE}...`);
     results.push(...measureBundles((line) => console.log(`  ${line}`)));
+    console.log(`  ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  }
+
+  if (chosen.database) {
+    const began = Date.now();
+    console.log(`measuring ${DB_LOAD_TITLE}...`);
+    results.push(...(await measureDatabaseLoad((line) => console.log(`  ${line}`))));
     console.log(`  ${((Date.now() - began) / 1000).toFixed(1)} s`);
   }
 

@@ -107,8 +107,8 @@ export function uploadStages(input: UploadStagesInput): { stages: UploadStage[];
       run: async () => {
         const id = randomUUID();
         const file = { id, ownerId: input.ownerId, key: `${input.ownerId}/${id}-bench.bin`, filename: 'bench.bin', size: input.content.length, contentType: 'application/octet-stream', scanStatus: 'unscanned' as const };
-        reservePendingFile(file, new Date(Date.now() + 60_000));
-        if (!markStored(id, file.size, file.contentType, 'unscanned')) throw new Error('reservation vanished');
+        await reservePendingFile(file, new Date(Date.now() + 60_000));
+        if (!(await markStored(id, file.size, file.contentType, 'unscanned'))) throw new Error('reservation vanished');
       },
     },
     { label: 'presigning the download', where: 'lib', run: async () => void (await presignDownload(key, 'bench.bin')) },

@@ -1,0 +1,182 @@
+/**
+ * What only the PostgreSQL implementation has: its migrations (same schema as SQLite's, applied
+ * once under a lock by racing cold starts), serializable transactions retried on conflict, a
+ * 503 instead of a 500 or a hang when the server is unreachable, and the SQLite-to-PostgreSQL
+ * copy. Runs in the `postgres` Jest project (it needs the suite's server); the `sqlite` project
+ * skips it.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { handler as login } from '../../functions/auth-login';
+import { handler as me } from '../../functions/auth-me';
+import { handler as refresh } from '../../functions/auth-refresh';
+import { handler as register } from '../../functions/auth-register';
+import { handler as listSessions } from '../../functions/auth-sessions-list';
+import { handler as upload } from '../../functions/upload';
+import { handler as listFiles } from '../../functions/files-list';
+import { copySqliteToPostgres } from '../../lib/db/copy';
+import { closeDb, getDb } from '../../lib/db/connection';
+import { migrations } from '../../lib/db/migrations';
+import { migratePostgres, PostgresDatabase, toPostgresPlaceholders } from '../../lib/db/postgres';
+import { postgresMigrations } from '../../lib/db/postgres-migrations';
+import { openSqlite } from '../../lib/db/sqlite';
+import { HttpError } from '../../lib/http/errors';
+import { createTestEventV2, invoke, multipartBody } from '../helpers/events';
+import { pdfBytes } from '../helpers/fixtures';
+import { createTestDatabase } from '../helpers/postgres-server';
+import { resetRuntime, startTestStorage, testDialect, useFreshDatabase, type TestStorage } from '../helpers/runtime';
+
+const onPostgres = testDialect() === 'postgres' ? describe : describe.skip;
+const adminUrl = () => process.env.TEST_DATABASE_URL!;
+
+describe('placeholders', () => {
+  it('numbers ? outside quoted strings, identifiers and comments', () => {
+    expect(toPostgresPlaceholders(`SELECT '?' AS q, "a?" FROM t WHERE a = ? AND b IN (?, ?) -- why?\n AND c = ?`)).toBe(
+      `SELECT '?' AS q, "a?" FROM t WHERE a = $1 AND b IN ($2, $3) -- why?\n AND c = $4`,
+    );
+  });
+});
+
+onPostgres('PostgreSQL', () => {
+  let storage: TestStorage;
+  beforeAll(async () => {
+    storage = await startTestStorage();
+    await useFreshDatabase();
+    process.env.REGISTER_MAX_PER_IP = '1000';
+    await resetRuntime();
+  });
+  afterAll(async () => {
+    delete process.env.REGISTER_MAX_PER_IP;
+    await resetRuntime();
+    await storage.close();
+  });
+
+  it('has the same tables and columns as SQLite at the same version', async () => {
+    const sqlite = openSqlite(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sua-parity-')), 'a.db'), { journalMode: 'WAL' });
+    const sqliteColumns = new Map<string, string[]>();
+    for (const { name } of sqlite.raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>) {
+      const columns = (sqlite.raw.prepare(`PRAGMA table_info(${name})`).all() as Array<{ name: string }>).map((column) => column.name);
+      sqliteColumns.set(name, columns.sort());
+    }
+    await sqlite.close();
+    await getDb().ready();
+    const rows = await getDb().all<{ table_name: string; column_name: string }>(
+      `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, column_name`,
+    );
+    const pgColumns = new Map<string, string[]>();
+    for (const row of rows) pgColumns.set(row.table_name, [...(pgColumns.get(row.table_name) ?? []), row.column_name]);
+    // sessions.rowid: SQLite's implicit rowid, an explicit column on PostgreSQL.
+    pgColumns.set('sessions', pgColumns.get('sessions')!.filter((column) => column !== 'rowid'));
+    expect(Object.fromEntries([...pgColumns].map(([table, columns]) => [table, columns.sort()]))).toEqual(Object.fromEntries(sqliteColumns));
+    expect(Math.max(...postgresMigrations.map((m) => m.version))).toBe(Math.max(...migrations.map((m) => m.version)));
+  });
+
+  it('applies its migrations once when several cold starts race, and is a no-op after', async () => {
+    const url = await createTestDatabase(adminUrl());
+    const pools = Array.from({ length: 5 }, () => new pg.Pool({ connectionString: url, max: 1 }));
+    try {
+      const applied = await Promise.all(pools.map((pool) => migratePostgres(pool)));
+      expect(applied.filter((versions) => versions.length > 0)).toEqual([postgresMigrations.map((m) => m.version)]);
+      expect(await migratePostgres(pools[0]!)).toEqual([]);
+      const recorded = await pools[0]!.query('SELECT version FROM schema_migrations');
+      expect(recorded.rows).toEqual([{ version: 10 }]);
+    } finally {
+      await Promise.all(pools.map((pool) => pool.end()));
+    }
+  });
+
+  it('retries a transaction the server aborted for a serialization conflict, so every increment lands', async () => {
+    const db = getDb();
+    await db.run('INSERT INTO throttle_counters (scope, key, count, expires_at) VALUES (?, ?, 0, ?)', 'ip', 'serial-test', 4_000_000_000);
+    // Read-then-write under SERIALIZABLE: concurrent ones conflict and PostgreSQL aborts all but one.
+    await Promise.all(
+      Array.from({ length: 8 }, () =>
+        db.transaction(async (tx) => {
+          const row = (await tx.get<{ count: number }>('SELECT count FROM throttle_counters WHERE scope = ? AND key = ?', 'ip', 'serial-test'))!;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          await tx.run('UPDATE throttle_counters SET count = ? WHERE scope = ? AND key = ?', row.count + 1, 'ip', 'serial-test');
+        }),
+      ),
+    );
+    expect(await db.get('SELECT count FROM throttle_counters WHERE key = ?', 'serial-test')).toEqual({ count: 8 });
+  });
+
+  it('refuses a statement on the database from inside its own transaction (it would run outside it)', async () => {
+    await expect(getDb().transaction(async () => getDb().get('SELECT 1 AS one'))).rejects.toThrow(/use the transaction handle/);
+  });
+
+  it('answers 503 with Retry-After, not a 500 or a hang, when the server cannot be reached', async () => {
+    const unreachable = new PostgresDatabase({ url: 'postgres://nobody:x@127.0.0.1:9/none', poolMax: 1, connectTimeoutMs: 2000 });
+    const error = await unreachable.get('SELECT 1').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error).toMatchObject({ status: 503, headers: { 'Retry-After': '5' } });
+    await unreachable.close();
+
+    process.env.DATABASE_URL = 'postgres://nobody:x@127.0.0.1:9/none';
+    await resetRuntime();
+    const answer = await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: { email: 'down@example.com', password: 'SecurePassword123!' } }));
+    expect(answer.status).toBe(503);
+    expect(answer.headers['retry-after']).toBe('5');
+    expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(JSON.stringify(answer.body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|stack/);
+    await useFreshDatabase();
+    await resetRuntime();
+  });
+
+  describe('npm run db:copy', () => {
+    const password = 'SecurePassword123!';
+    const post = (route: string, json: unknown, token?: string) => createTestEventV2({ method: 'POST', path: route, json, ...(token ? { token } : {}) });
+
+    it('moves a live SQLite database into PostgreSQL: the same logins, tokens, sessions and files work after', async () => {
+      // Build the SQLite side through the API itself.
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sua-copy-')), 'app.db');
+      process.env.DATABASE_URL = `sqlite:///${file}`;
+      await resetRuntime();
+      expect((await invoke(register, post('/auth/register', { email: 'carol@example.com', password }))).status).toBe(201);
+      const tokens = (await invoke(login, post('/auth/login', { email: 'carol@example.com', password }))).body as { access_token: string; refresh_token: string };
+      const second = (await invoke(login, post('/auth/login', { email: 'carol@example.com', password }))).body as { access_token: string };
+      const content = pdfBytes(2048);
+      const { body, contentType } = multipartBody([{ name: 'file', filename: 'report.pdf', contentType: 'application/pdf', content }]);
+      const stored = await invoke(upload, createTestEventV2({ method: 'POST', path: '/upload', token: tokens.access_token, binary: body, headers: { 'content-type': contentType } }));
+      expect(stored.status).toBe(200);
+      const filesBefore = (await invoke(listFiles, createTestEventV2({ path: '/files', token: tokens.access_token }))).body;
+      const sessionsBefore = (await invoke(listSessions, createTestEventV2({ path: '/auth/sessions', token: second.access_token }))).body;
+      await closeDb();
+
+      const target = await createTestDatabase(adminUrl());
+      const source = openSqlite(file, { journalMode: undefined });
+      const destination = new PostgresDatabase({ url: target, poolMax: 1 });
+      const report = await copySqliteToPostgres(source, destination);
+      expect(report.rows).toMatchObject({ users: 1, sessions: 2, refresh_tokens: 2, files: 1 });
+      // Into a database that holds rows already: refused, nothing written.
+      await expect(copySqliteToPostgres(source, destination)).rejects.toThrow(/not empty/);
+      await source.close();
+      await destination.close();
+
+      process.env.DATABASE_URL = target;
+      await resetRuntime();
+      expect((await invoke(me, createTestEventV2({ path: '/auth/me', token: tokens.access_token }))).body).toMatchObject({ email: 'carol@example.com' });
+      expect((await invoke(listFiles, createTestEventV2({ path: '/files', token: tokens.access_token }))).body).toEqual(filesBefore);
+      expect((await invoke(listSessions, createTestEventV2({ path: '/auth/sessions', token: second.access_token }))).body).toEqual(sessionsBefore);
+      expect((await invoke(login, post('/auth/login', { email: 'carol@example.com', password }))).status).toBe(200);
+      const rotated = await invoke(refresh, post('/auth/refresh', { refresh_token: tokens.refresh_token }));
+      expect(rotated.status).toBe(200);
+      // New sessions keep their place after the copied ones (the sequence moved past them).
+      const listed = (await invoke(listSessions, createTestEventV2({ path: '/auth/sessions', token: second.access_token }))).body as { sessions: unknown[] };
+      expect(listed.sessions).toHaveLength(3);
+      expect((await getDb().get<{ n: number }>('SELECT COUNT(*) AS n FROM sessions'))!.n).toBe(3);
+    });
+
+    it('refuses databases at different schema versions', async () => {
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sua-copy-')), 'old.db');
+      const source = openSqlite(file, { journalMode: 'WAL' });
+      source.raw.prepare('DELETE FROM schema_migrations WHERE version = 10').run();
+      const destination = new PostgresDatabase({ url: await createTestDatabase(adminUrl()), poolMax: 1 });
+      await expect(copySqliteToPostgres(source, destination)).rejects.toThrow(/Schema versions differ/);
+      await source.close();
+      await destination.close();
+    });
+  });
+});
