@@ -25,10 +25,11 @@ const common = {
 };
 
 /**
- * Every suite that asks for its database through `useFreshDatabase` runs twice: on SQLite and on
- * PostgreSQL. Found by reading the suites, so a suite joins the PostgreSQL run by using the
- * helper, not by being listed here. Suites still on `useFreshSqliteDatabase` (they look inside
- * with better-sqlite3) run on SQLite only until they are ported.
+ * Every suite that asks for its database through `useFreshDatabase` (or, for the end-to-end
+ * suites that start `npm start`, `runtimeDatabaseEnv`) runs twice: on SQLite and on PostgreSQL.
+ * Found by reading the suites, so a suite joins the PostgreSQL run by using the helper, not by
+ * being listed here. Suites still on `useFreshSqliteDatabase` (they look inside with
+ * better-sqlite3) run on SQLite only until they are ported.
  */
 function suitesUsingADatabase() {
   const found = [];
@@ -36,7 +37,7 @@ function suitesUsingADatabase() {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const file = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(file);
-      else if (entry.name.endsWith('.test.ts') && /useFreshDatabase/.test(fs.readFileSync(file, 'utf8'))) found.push(file);
+      else if (entry.name.endsWith('.test.ts') && /useFreshDatabase|runtimeDatabaseEnv/.test(fs.readFileSync(file, 'utf8'))) found.push(file);
     }
   };
   walk(path.join(__dirname, 'tests'));

@@ -85,6 +85,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   try {
     if (!embedded) await ensureBucket(config.s3.bucket);
     await getDb().ready(); // open and migrate now: a broken database fails the start, not the first request
+    notes.push(`Database: ${describeDatabase(config.database)}`);
     const api = await startApiServer({
       host: config.local.host,
       port: config.local.port,
@@ -180,6 +181,13 @@ function embeddedCredentials(s3: { accessKeyId?: string; secretAccessKey?: strin
   const { secret, file, created } = developmentSecret(dataDir, 's3-credentials', create, (text) => parse(text) !== undefined);
   const pair = parse(secret) as EmbeddedS3Credentials;
   return { pair, origin: `${created ? 'generated into' : 'secret in'} ${file}; set S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY to choose your own` };
+}
+
+/** Which database this runtime uses, for the start-up notes: never the password in a URL. */
+function describeDatabase(database: ReturnType<typeof getConfig>['database']): string {
+  if (database.dialect === 'sqlite') return `SQLite, ${database.path} (journal mode ${database.journalMode})`;
+  const url = new URL(database.url);
+  return `PostgreSQL, ${url.hostname}:${url.port || '5432'}${url.pathname} as ${decodeURIComponent(url.username) || 'the default user'}`;
 }
 
 /** Creates the bucket on an external S3-compatible server (MinIO) if it is missing. */

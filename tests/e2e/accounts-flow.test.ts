@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { solveChallenge, type Challenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
-import { cleanEnv, startLocalProcess, type LocalProcess } from './local-process';
+import { cleanEnv, runtimeDatabaseEnv, startLocalProcess, type LocalProcess } from './local-process';
 
 let dataDir: string;
 let server: LocalProcess;
@@ -20,7 +20,7 @@ jest.setTimeout(120_000);
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-e2e-accounts-'));
-  server = startLocalProcess(cleanEnv({ PORT: '0', S3_PORT: '0', DATA_DIR: dataDir, BCRYPT_ROUNDS: '4' }));
+  server = startLocalProcess(cleanEnv({ PORT: '0', S3_PORT: '0', DATA_DIR: dataDir, BCRYPT_ROUNDS: '4' , ...(await runtimeDatabaseEnv()) }));
   await server.waitFor(/^Ready\. Press Ctrl-C to stop\.$/m, 90_000);
   api = /^API:\s+(http:\/\/\S+)$/m.exec(server.output())?.[1] ?? '';
 }, 95_000);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, startLocalProcess, type LocalProcess } from './local-process';
+import { cleanEnv, runtimeDatabaseEnv, startLocalProcess, type LocalProcess } from './local-process';
 
 const MiB = 1024 ** 2;
 let dataDir: string;
@@ -19,7 +19,7 @@ jest.setTimeout(60_000);
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-e2e-direct-'));
   server = startLocalProcess(
-    cleanEnv({ PORT: '0', S3_PORT: '0', DATA_DIR: dataDir, BCRYPT_ROUNDS: '4', MULTIPART_THRESHOLD_BYTES: String(8 * MiB) }),
+    cleanEnv({ PORT: '0', S3_PORT: '0', DATA_DIR: dataDir, BCRYPT_ROUNDS: '4', MULTIPART_THRESHOLD_BYTES: String(8 * MiB) , ...(await runtimeDatabaseEnv()) }),
   );
   await server.waitFor(/^Ready\. Press Ctrl-C to stop\.$/m, 90_000);
   api = /^API:\s+(http:\/\/\S+)$/m.exec(server.output())?.[1] ?? '';

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isProductVariable } from '../helpers/product-env';
+import { testDialect, useFreshDatabase } from '../helpers/runtime';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /**
@@ -151,4 +152,26 @@ export function startLocalProcess(env: NodeJS.ProcessEnv): LocalProcess {
       }
     },
   };
+}
+
+/**
+ * The database settings for a runtime an end-to-end suite starts. On SQLite: none, so the
+ * runtime uses its default file in DATA_DIR, as a user's `npm start` does. In the `postgres`
+ * project: `DATABASE_URL` of a fresh database on the suite's PostgreSQL, so the same flows run
+ * with `DATABASE_URL=postgres://... npm start`.
+ */
+export async function runtimeDatabaseEnv(): Promise<Record<string, string>> {
+  if (testDialect() !== 'postgres') return {};
+  const url = await useFreshDatabase();
+  delete process.env.DATABASE_URL; // the runtime's, not this test process's
+  return { DATABASE_URL: url };
+}
+
+/** Starts `npm start`'s command and resolves once it says it is ready, with its API URL. */
+export async function startReadyRuntime(env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<{ server: LocalProcess; api: string }> {
+  const server = startLocalProcess(env);
+  await server.waitFor(/^Ready\. Press Ctrl-C to stop\.$/m, timeoutMs);
+  const api = /^API:\s+(http:\/\/\S+)$/m.exec(server.output())?.[1];
+  if (!api) throw new Error(`no API URL in:\n${server.output()}`);
+  return { server, api };
 }

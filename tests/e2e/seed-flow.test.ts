@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { routes } from '../../functions/routes';
-import { cleanEnv, REPO_ROOT, START_COMMAND, startLocalProcess, type LocalProcess } from './local-process';
+import { testDialect } from '../helpers/runtime';
+import { cleanEnv, REPO_ROOT, START_COMMAND, runtimeDatabaseEnv, startLocalProcess, type LocalProcess } from './local-process';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
@@ -89,7 +90,7 @@ async function json<T>(response: Response): Promise<T> {
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-e2e-'));
-  server = startLocalProcess(cleanEnv({ PORT: '0', S3_PORT: '0', DATA_DIR: dataDir, BCRYPT_ROUNDS: '4' }));
+  server = startLocalProcess(cleanEnv({ PORT: '0', S3_PORT: '0', DATA_DIR: dataDir, BCRYPT_ROUNDS: '4' , ...(await runtimeDatabaseEnv()) }));
   await server.waitFor(/^Ready\. Press Ctrl-C to stop\.$/m, START_TIMEOUT_MS);
   const apiLine = /^API:\s+(http:\/\/\S+)$/m.exec(server.output());
   if (!apiLine?.[1]) throw new Error(`no API URL in:\n${server.output()}`);
@@ -112,6 +113,16 @@ describe('npm start, then the seed README flow over HTTP', () => {
     expect(Buffer.byteLength(secret)).toBeGreaterThanOrEqual(32);
     expect(server.output()).toMatch(/^Docs:\s+http:\/\/\S+\/docs$/m);
     expect(server.output()).toMatch(/^Storage:\s+http:\/\/\S+$/m);
+  });
+
+  test('start-up names the database: the SQLite file in DATA_DIR, or DATABASE_URL\'s PostgreSQL without its password', () => {
+    if (testDialect() === 'postgres') {
+      expect(server.output()).toMatch(/^Database: PostgreSQL, 127\.0\.0\.1:\d+\/sua_test_\w+ as postgres$/m);
+      expect(server.output()).not.toMatch(new URL(process.env.TEST_DATABASE_URL ?? '').password);
+      expect(fs.existsSync(path.join(dataDir, 'dev.db'))).toBe(false);
+    } else {
+      expect(server.output()).toContain(`Database: SQLite, ${path.join(dataDir, 'dev.db')} (journal mode WAL)`);
+    }
   });
 
   test('GET /health answers 200', async () => {
