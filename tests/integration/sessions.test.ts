@@ -310,6 +310,17 @@ describe('families from before sessions', () => {
 describe('the audit trail of sessions', () => {
   const eventsOf = (userId: string) => getDb().all<{ type: string; details: string }>('SELECT type, details FROM audit_events WHERE user_id = ? ORDER BY seq', userId);
 
+  it('records a client whose User-Agent holds a NUL byte (PostgreSQL text cannot) without failing the login', async () => {
+    await signUp('nul-agent@example.com');
+    const session = await logIn('nul-agent@example.com', 'Evil\u0000Agent/1.0');
+    const userId = String((jwt.decode(session.access_token) as { sub?: string }).sub);
+    const logins = (await eventsOf(userId)).filter((event) => event.type === 'auth.login.succeeded');
+    expect(logins).toHaveLength(1);
+    const [row] = await getDb().all<{ user_agent: string }>("SELECT user_agent FROM audit_events WHERE user_id = ? AND type = 'auth.login.succeeded'", userId);
+    expect(row?.user_agent).toBe('EvilAgent/1.0');
+    expect((await sessionsOf(session.access_token)).body.sessions).toEqual([expect.objectContaining({ user_agent: 'EvilAgent/1.0' })]);
+  });
+
   it('records a revoked session and a logout of every session, each with what it ended', async () => {
     await signUp('audited-sessions@example.com');
     const first = await logIn('audited-sessions@example.com');
