@@ -12,8 +12,14 @@ export interface RequestOrigin {
 /** Longest user agent kept: the header is the client's to fill. */
 const USER_AGENT_MAX = 512;
 
+/**
+ * NUL: PostgreSQL text cannot hold it (the insert fails, so the audited request would be a
+ * 500), and SQLite would keep it; dropped, so both engines record the same user agent.
+ */
+const NUL = /\u0000/g;
+
 export function requestOrigin(event: APIGatewayProxyEventV2, requestId: string): RequestOrigin {
-  const userAgent = event.requestContext?.http?.userAgent || event.headers?.['user-agent'];
+  const userAgent = (event.requestContext?.http?.userAgent || event.headers?.['user-agent'])?.replace(NUL, '');
   return {
     ip: event.requestContext?.http?.sourceIp || 'unknown',
     userAgent: userAgent ? userAgent.slice(0, USER_AGENT_MAX) : undefined,

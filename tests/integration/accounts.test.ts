@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import bcrypt from 'bcryptjs';
-import BetterSqlite3 from 'better-sqlite3';
 import { handler as deleteAccount } from '../../functions/auth-account-delete';
 import { handler as events } from '../../functions/auth-events';
 import { handler as login } from '../../functions/auth-login';
@@ -21,21 +20,21 @@ import { solvedCaptcha } from '../helpers/captcha';
 import { createTestEventV2, invoke, multipartBody, type InvokeResult } from '../helpers/events';
 import { pdfBytes } from '../helpers/fixtures';
 import { mailsTo, tokenFrom } from '../helpers/outbox';
-import { resetRuntime, startTestStorage, testS3Client, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
+import { getDb } from '../../lib/db/connection';
+import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
 
 const MiB = 1024 ** 2;
 const password = 'SecurePassword123!';
 const newPassword = 'EvenBetterPassword456!';
 let storage: TestStorage;
-let dbFile: string;
 let restoreOutput: () => void;
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  dbFile = useFreshSqliteDatabase();
+  await useFreshDatabase();
   process.env.MAIL_TRANSPORT = 'outbox';
   process.env.MULTIPART_THRESHOLD_BYTES = String(5 * MiB);
-  resetRuntime();
+  await resetRuntime();
   // The outbox prints each message on the console; keep the test output readable.
   const spy = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
   restoreOutput = () => spy.mockRestore();
@@ -46,7 +45,7 @@ afterAll(async () => {
   delete process.env.EMAIL_VERIFICATION;
   delete process.env.CAPTCHA;
   delete process.env.MULTIPART_THRESHOLD_BYTES;
-  resetRuntime();
+  await resetRuntime();
   await storage.close();
 });
 
@@ -78,13 +77,8 @@ function expectLocked(result: InvokeResult): void {
   expect(result.headers['retry-after']).toMatch(/^[1-9]\d*$/);
 }
 
-function auditTypes(userId: string): Array<{ type: string; details: string }> {
-  const db = new BetterSqlite3(dbFile, { readonly: true });
-  try {
-    return db.prepare('SELECT type, details FROM audit_events WHERE user_id = ? ORDER BY seq').all(userId) as Array<{ type: string; details: string }>;
-  } finally {
-    db.close();
-  }
+function auditTypes(userId: string): Promise<Array<{ type: string; details: string }>> {
+  return getDb().all<{ type: string; details: string }>('SELECT type, details FROM audit_events WHERE user_id = ? ORDER BY seq', userId);
 }
 
 describe('POST /auth/password', () => {
@@ -100,7 +94,7 @@ describe('POST /auth/password', () => {
     expect((await invoke(refresh, post('/auth/refresh', { refresh_token: mine.refresh }))).status).toBe(200);
     expectProblem(await logIn('change@example.com'), 401);
     expect((await logIn('change@example.com', newPassword)).status).toBe(200);
-    expect(auditTypes(mine.id).map((event) => event.type)).toContain('auth.password.changed');
+    expect((await auditTypes(mine.id)).map((event) => event.type)).toContain('auth.password.changed');
   });
 
   it('answers 403 for a wrong current password, counts it, and the 6th attempt is 429 before any bcrypt', async () => {
@@ -169,18 +163,15 @@ describe('DELETE /auth/me', () => {
     expect((await objectKeys()).filter((key) => key.includes(bystander.id))).toHaveLength(1);
     expectProblem(await whoAmI(mine.access), 401);
     expectProblem(await invoke(refresh, post('/auth/refresh', { refresh_token: mine.refresh })), 401);
-    const db = new BetterSqlite3(dbFile, { readonly: true });
-    try {
-      for (const [table, column] of [['users', 'id'], ['sessions', 'user_id'], ['refresh_tokens', 'user_id'], ['files', 'owner_id'], ['account_tokens', 'user_id']]) {
-        expect({ table, rows: db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${column} = ?`).get(mine.id) }).toEqual({ table, rows: { n: 0 } });
-      }
-      expect(db.prepare("SELECT COUNT(*) AS n FROM throttle_counters WHERE scope = 'user' AND key = ?").get(mine.id)).toEqual({ n: 0 });
-      const audit = db.prepare('SELECT * FROM audit_events WHERE user_id = ?').all(mine.id) as Array<Record<string, unknown>>;
-      expect(audit.map((row) => row.type)).toEqual(expect.arrayContaining(['user.registered', 'user.deleted']));
-      expect(JSON.stringify(audit)).not.toMatch(/leaving@example\.com/i);
-    } finally {
-      db.close();
+    const db = getDb();
+    const count = async (sql: string, id: string) => Number((await db.get<{ n: unknown }>(sql, id))?.n);
+    for (const [table, column] of [['users', 'id'], ['sessions', 'user_id'], ['refresh_tokens', 'user_id'], ['files', 'owner_id'], ['account_tokens', 'user_id']]) {
+      expect({ table, rows: await count(`SELECT COUNT(*) AS n FROM ${table} WHERE ${column} = ?`, mine.id) }).toEqual({ table, rows: 0 });
     }
+    expect(await count("SELECT COUNT(*) AS n FROM throttle_counters WHERE scope = 'user' AND key = ?", mine.id)).toBe(0);
+    const audit = await db.all('SELECT * FROM audit_events WHERE user_id = ? ORDER BY seq', mine.id);
+    expect(audit.map((row) => row.type)).toEqual(expect.arrayContaining(['user.registered', 'user.deleted']));
+    expect(JSON.stringify(audit)).not.toMatch(/leaving@example\.com/i);
     expect((await whoAmI(bystander.access)).status).toBe(200);
     expect((await signUp('Leaving@Example.com')).status).toBe(201);
   });
@@ -204,9 +195,9 @@ describe('DELETE /auth/me', () => {
 });
 
 describe('email verification', () => {
-  afterEach(() => {
+  afterEach(async () => {
     delete process.env.EMAIL_VERIFICATION;
-    resetRuntime();
+    await resetRuntime();
   });
 
   it('register mails a link (APP_URL/auth/verify-email?token=...) that works exactly once', async () => {
@@ -224,14 +215,11 @@ describe('email verification', () => {
     expect(verified.body).toEqual({ id: mine.id, email: 'verify@example.com', created_at: expect.any(String), email_verified: true });
     expect((await whoAmI(mine.access)).body.email_verified).toBe(true);
     expectProblem(await invoke(verify, post('/auth/verify-email', { token })), 400, 'Invalid or expired token');
-    expect(auditTypes(mine.id).map((event) => event.type)).toContain('auth.email.verified');
+    expect((await auditTypes(mine.id)).map((event) => event.type)).toContain('auth.email.verified');
     // Only the hash is stored.
-    const db = new BetterSqlite3(dbFile, { readonly: true });
-    try {
-      expect(JSON.stringify(db.prepare('SELECT * FROM account_tokens').all())).not.toContain(token);
-    } finally {
-      db.close();
-    }
+    const stored = await getDb().all('SELECT * FROM account_tokens');
+    expect(stored.length).toBeGreaterThan(0);
+    expect(JSON.stringify(stored)).not.toContain(token);
   });
 
   it('the link itself (GET, a person clicking) verifies once and answers a small HTML page', async () => {
@@ -268,9 +256,7 @@ describe('email verification', () => {
   it('an expired or made-up token is 400; bad bodies are 4xx', async () => {
     await account('expired@example.com');
     const token = tokenFrom(mailsTo('expired@example.com')[0], '/auth/verify-email');
-    const db = new BetterSqlite3(dbFile);
-    db.prepare("UPDATE account_tokens SET expires_at = '2000-01-01T00:00:00Z' WHERE purpose = 'verify_email'").run();
-    db.close();
+    expect((await getDb().run("UPDATE account_tokens SET expires_at = '2000-01-01T00:00:00Z' WHERE purpose = 'verify_email'")).changes).toBeGreaterThan(0);
     expectProblem(await invoke(verify, post('/auth/verify-email', { token })), 400, 'Invalid or expired token');
     expectProblem(await invoke(verify, post('/auth/verify-email', { token: 'made-up' })), 400, 'Invalid or expired token');
     expectProblem(await invoke(verify, post('/auth/verify-email', {})), 422);
@@ -280,14 +266,14 @@ describe('email verification', () => {
 
   it('EMAIL_VERIFICATION=off mails nothing; so does mail off', async () => {
     process.env.EMAIL_VERIFICATION = 'off';
-    resetRuntime();
+    await resetRuntime();
     await account('no-verify@example.com');
     expect(mailsTo('no-verify@example.com')).toHaveLength(0);
   });
 
   it('EMAIL_VERIFICATION=required: a correct password on an unverified account is 403 (no failure, a fresh link), then 200 once verified', async () => {
     process.env.EMAIL_VERIFICATION = 'required';
-    resetRuntime();
+    await resetRuntime();
     expect((await signUp('required@example.com')).status).toBe(201);
     for (let attempt = 1; attempt <= 6; attempt += 1) expectProblem(await logIn('required@example.com'), 403, 'Email not verified');
     // Not failures: no 429 after six. Each refusal mailed a link, five an hour at most.
@@ -300,9 +286,9 @@ describe('email verification', () => {
 });
 
 describe('password reset', () => {
-  afterEach(() => {
+  afterEach(async () => {
     delete process.env.CAPTCHA;
-    resetRuntime();
+    await resetRuntime();
   });
 
   it('forgot answers known and unknown emails alike (status, body, about the same time) and mails only the known one', async () => {
@@ -342,7 +328,7 @@ describe('password reset', () => {
     expect(fresh.status).toBe(200);
     expect((await whoAmI(fresh.body.access_token)).body.email_verified).toBe(true);
     expectProblem(await invoke(reset, post('/auth/password/reset', { token, new_password: 'AThirdPassword789!' })), 400, 'Invalid or expired token');
-    expect(auditTypes(mine.id).map((event) => event.type)).toContain('auth.password.reset');
+    expect((await auditTypes(mine.id)).map((event) => event.type)).toContain('auth.password.reset');
   });
 
   it('sends at most five mails per account and hour; later requests still answer 202', async () => {
@@ -365,9 +351,7 @@ describe('password reset', () => {
     expectProblem(await askReset('a'.repeat(100_000) + '@example.com'), 422);
     expectProblem(await invoke(forgot, post('/auth/password/forgot', { email: 7 })), 422);
 
-    const db = new BetterSqlite3(dbFile);
-    db.prepare("UPDATE account_tokens SET expires_at = '2000-01-01T00:00:00Z' WHERE purpose = 'password_reset'").run();
-    db.close();
+    expect((await getDb().run("UPDATE account_tokens SET expires_at = '2000-01-01T00:00:00Z' WHERE purpose = 'password_reset'")).changes).toBeGreaterThan(0);
     expectProblem(await invoke(reset, post('/auth/password/reset', { token, new_password: newPassword })), 400, 'Invalid or expired token');
     expect((await logIn('reset-bad@example.com')).status).toBe(200);
   });
@@ -375,7 +359,7 @@ describe('password reset', () => {
   it('CAPTCHA=always: forgot needs a solution (400 "CAPTCHA required") like login and register', async () => {
     await account('captcha-forgot@example.com');
     process.env.CAPTCHA = 'always';
-    resetRuntime();
+    await resetRuntime();
     const refused = await askReset('captcha-forgot@example.com');
     expectProblem(refused, 400, 'CAPTCHA required');
     expect(refused.body.captcha_required).toBe(true);

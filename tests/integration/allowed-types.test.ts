@@ -6,7 +6,7 @@ import { handler as complete } from '../../functions/uploads-complete';
 import { handler as plan } from '../../functions/uploads-plan';
 import { createTestEventV2, invoke, multipartBody } from '../helpers/events';
 import { pdfBytes, pngBytes } from '../helpers/fixtures';
-import { resetRuntime, startTestStorage, testS3Client, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
 
 /**
  * ALLOWED_CONTENT_TYPES (SPEC "Types"): an entry is an exact type or `family/*`; a file passes
@@ -23,22 +23,22 @@ const zipBytes = (): Buffer =>
 /** An OLE compound file (old Office formats, MSI) as a sniffer sees it. */
 const oleBytes = (): Buffer => Buffer.concat([Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]), Buffer.alloc(600)]);
 
-function allow(types: string | undefined): void {
+async function allow(types: string | undefined): Promise<void> {
   if (types === undefined) delete process.env.ALLOWED_CONTENT_TYPES;
   else process.env.ALLOWED_CONTENT_TYPES = types;
-  resetRuntime();
+  await resetRuntime();
 }
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  useFreshSqliteDatabase();
-  resetRuntime();
+  await useFreshDatabase();
+  await resetRuntime();
   const credentials = { email: 'types@example.com', password: 'SecurePassword123!' };
   await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
   token = (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
 });
 afterAll(async () => {
-  allow(undefined);
+  await allow(undefined);
   await storage.close();
 });
 
@@ -109,7 +109,7 @@ describe.each([
   ['direct upload', directAs],
 ] as const)('ALLOWED_CONTENT_TYPES through %s', (_path, send) => {
   it.each(CASES)('with %s, %s declared %s answers %s', async (allowed, filename, declared, status, content) => {
-    allow(allowed);
+    await allow(allowed);
     const before = await objectKeys();
     const result = await send(filename, declared, content());
     expect([result.status, result.status === 200 ? '' : result.headers['content-type']]).toEqual([status, status === 200 ? '' : 'application/problem+json']);

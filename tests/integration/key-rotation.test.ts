@@ -12,7 +12,7 @@ import { KEY_REFRESH_MS, keyIdOf, resetSigningKey, UNKNOWN_KID_REFRESH_MS } from
 import { signToken } from '../../lib/auth/tokens';
 import { createTestEventV2, invoke } from '../helpers/events';
 import { startFakeSecretsManager, type FakeSecretsManager, type ReceivedCall } from '../helpers/fake-secrets-manager';
-import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
+import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
 
 const REGION = 'eu-west-1';
 const CREDENTIALS = { accessKeyId: 'ASIAROTATIONTEST', secretAccessKey: 'rotation-secret-access-key', sessionToken: 'rotation-session-token' };
@@ -43,8 +43,8 @@ beforeAll(async () => {
   for (const name of [...Object.keys(AWS_ENV), 'JWT_SECRET', 'AWS_ENDPOINT_URL_SECRETS_MANAGER']) saved[name] = process.env[name];
   delete process.env.JWT_SECRET;
   Object.assign(process.env, AWS_ENV, { AWS_ENDPOINT_URL_SECRETS_MANAGER: fake.url });
-  useFreshSqliteDatabase();
-  resetRuntime();
+  await useFreshDatabase();
+  await resetRuntime();
   resetSigningKey({ now: () => now });
 });
 afterAll(async () => {
@@ -53,7 +53,7 @@ afterAll(async () => {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }
-  resetRuntime();
+  await resetRuntime();
 });
 
 const post = (path: string, json: unknown) => createTestEventV2({ method: 'POST', path, json });

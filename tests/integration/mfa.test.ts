@@ -2,7 +2,6 @@ import { createDecipheriv, randomBytes } from 'node:crypto';
 import { ScureBase32Plugin } from '@otplib/plugin-base32-scure';
 import { NodeCryptoPlugin } from '@otplib/plugin-crypto-node';
 import { generateSync } from '@otplib/totp';
-import BetterSqlite3 from 'better-sqlite3';
 import { handler as events } from '../../functions/auth-events';
 import { handler as login } from '../../functions/auth-login';
 import { handler as me } from '../../functions/auth-me';
@@ -14,27 +13,27 @@ import { handler as register } from '../../functions/auth-register';
 import { openSecret, resetMfaKey } from '../../lib/mfa/secret-box';
 import { solvedCaptcha } from '../helpers/captcha';
 import { createTestEventV2, invoke, type EventOptions, type InvokeResult } from '../helpers/events';
-import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
+import { getDb } from '../../lib/db/connection';
+import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
 
 const password = 'SecurePassword123!';
 const crypto = new NodeCryptoPlugin();
 const base32 = new ScureBase32Plugin();
 
-let dbFile: string;
 /**
  * The clock every module reads (`Date.now`): the middle of a 30 s step, moved only by the
  * tests, so that "the code of the next step" means the same thing from one line to the next.
  */
 let clock = 0;
-beforeAll(() => {
-  dbFile = useFreshSqliteDatabase();
-  resetRuntime();
+beforeAll(async () => {
+  await useFreshDatabase();
+  await resetRuntime();
   clock = (Math.floor(Date.now() / 30_000) + 0.5) * 30_000;
   jest.spyOn(Date, 'now').mockImplementation(() => clock);
 });
-afterAll(() => {
+afterAll(async () => {
   jest.restoreAllMocks();
-  resetRuntime();
+  await resetRuntime();
 });
 
 let addressCounter = 0;
@@ -183,15 +182,11 @@ describe('login with MFA on', () => {
     expect(refused.body.captcha_required).toBe(true);
     expect((await verifyWith(account, { mfa_token: next, code: right, captcha: await solvedCaptcha() })).status).toBe(200);
 
-    const db = new BetterSqlite3(dbFile, { readonly: true });
-    try {
-      const failures = db
-        .prepare("SELECT details FROM audit_events WHERE type = 'auth.login.failed' AND user_id = (SELECT id FROM users WHERE email = ?)")
-        .all(account.email) as Array<{ details: string }>;
-      expect(failures.map((row) => JSON.parse(row.details))).toEqual([...Array<unknown>(5).fill({ reason: 'mfa_failed' }), { reason: 'throttled' }]);
-    } finally {
-      db.close();
-    }
+    const failures = await getDb().all<{ details: string }>(
+      "SELECT details FROM audit_events WHERE type = 'auth.login.failed' AND user_id = (SELECT id FROM users WHERE email = ?) ORDER BY seq",
+      account.email,
+    );
+    expect(failures.map((row) => JSON.parse(row.details))).toEqual([...Array<unknown>(5).fill({ reason: 'mfa_failed' }), { reason: 'throttled' }]);
   });
 
   it('expires the mfa_token after 300 seconds', async () => {
@@ -246,20 +241,18 @@ describe('turning MFA off', () => {
 describe('secrets at rest', () => {
   it('stores the TOTP secret sealed with AES-256-GCM under MFA_ENCRYPTION_KEY, and recovery codes only hashed', async () => {
     const account = await withMfa('at-rest');
-    const db = new BetterSqlite3(dbFile, { readonly: true });
-    let row: { user_id: string; secret_encrypted: string; key_id: string };
-    let everything: string;
-    try {
-      row = db.prepare('SELECT user_id, secret_encrypted, key_id FROM mfa_totp WHERE user_id = (SELECT id FROM users WHERE email = ?)').get(account.email) as typeof row;
-      everything = JSON.stringify([
-        db.prepare('SELECT * FROM mfa_totp').all(),
-        db.prepare('SELECT * FROM mfa_recovery_codes').all(),
-        db.prepare('SELECT * FROM mfa_challenges').all(),
-        db.prepare('SELECT * FROM audit_events').all(),
-      ]);
-    } finally {
-      db.close();
-    }
+    const db = getDb();
+    const row = (await db.get<{ user_id: string; secret_encrypted: string; key_id: string }>(
+      'SELECT user_id, secret_encrypted, key_id FROM mfa_totp WHERE user_id = (SELECT id FROM users WHERE email = ?)',
+      account.email,
+    ))!;
+    expect(row).toBeDefined();
+    const everything = JSON.stringify([
+      await db.all('SELECT * FROM mfa_totp'),
+      await db.all('SELECT * FROM mfa_recovery_codes'),
+      await db.all('SELECT * FROM mfa_challenges'),
+      await db.all('SELECT * FROM audit_events'),
+    ]);
     expect(everything).not.toContain(account.secret);
     for (const code of account.recovery) expect(everything).not.toContain(code);
     expect(row.key_id).toMatch(/^[0-9a-f]{16}$/);
@@ -286,7 +279,7 @@ describe('secrets at rest', () => {
     const token = await mfaToken(account);
     const rightKey = process.env.MFA_ENCRYPTION_KEY;
     process.env.MFA_ENCRYPTION_KEY = randomBytes(32).toString('base64');
-    resetRuntime();
+    await resetRuntime();
     try {
       const refused = await verifyWith(account, { mfa_token: token, code: codeAt(account.secret) });
       expect(refused.status).toBe(503);
@@ -300,7 +293,7 @@ describe('secrets at rest', () => {
       });
     } finally {
       process.env.MFA_ENCRYPTION_KEY = rightKey;
-      resetRuntime();
+      await resetRuntime();
       resetMfaKey();
     }
     // Nothing was counted or used up: the same token and code work now.
@@ -352,13 +345,13 @@ describe('bad input is a 4xx problem, never a 500', () => {
 });
 
 describe('per-address limit on verify (IP_MAX_FAILURES)', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     process.env.IP_MAX_FAILURES = '3';
-    resetRuntime();
+    await resetRuntime();
   });
-  afterAll(() => {
+  afterAll(async () => {
     delete process.env.IP_MAX_FAILURES;
-    resetRuntime();
+    await resetRuntime();
   });
 
   it('refuses every verify from an address past the limit, whatever the token, CAPTCHA or not', async () => {

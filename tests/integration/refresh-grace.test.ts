@@ -2,12 +2,12 @@ import { handler as login } from '../../functions/auth-login';
 import { handler as refresh } from '../../functions/auth-refresh';
 import { handler as register } from '../../functions/auth-register';
 import { createTestEventV2, invoke } from '../helpers/events';
-import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
+import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
 
-beforeAll(() => {
-  useFreshSqliteDatabase();
+beforeAll(async () => {
+  await useFreshDatabase();
   process.env.REFRESH_REUSE_GRACE_SECONDS = '30';
-  resetRuntime();
+  await resetRuntime();
 });
 afterAll(() => resetRuntime());
 

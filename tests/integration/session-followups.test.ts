@@ -4,7 +4,6 @@
  * account tokens.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import BetterSqlite3 from 'better-sqlite3';
 import jwt from 'jsonwebtoken';
 import { handler as login } from '../../functions/auth-login';
 import { handler as logout } from '../../functions/auth-logout';
@@ -16,20 +15,20 @@ import { keyIdOf } from '../../lib/auth/signing-key';
 import { hashToken } from '../../lib/auth/refresh-tokens';
 import { runScheduledSweep } from '../../lib/sweep';
 import { createTestEventV2, invoke, lambdaContext } from '../helpers/events';
-import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
+import { getDb, type SqlValue } from '../../lib/db/connection';
+import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
 
 const password = 'SecurePassword123!';
 const previousSecret = randomBytes(32).toString('hex');
-let dbFile: string;
 
-beforeAll(() => {
-  dbFile = useFreshSqliteDatabase();
+beforeAll(async () => {
+  await useFreshDatabase();
   process.env.JWT_PREVIOUS_SECRET = previousSecret;
-  resetRuntime();
+  await resetRuntime();
 });
-afterAll(() => {
+afterAll(async () => {
   delete process.env.JWT_PREVIOUS_SECRET;
-  resetRuntime();
+  await resetRuntime();
 });
 
 const post = (path: string, json: unknown) => createTestEventV2({ method: 'POST', path, json });
@@ -43,7 +42,7 @@ async function signUp(email: string): Promise<{ id: string; access: string; refr
 }
 
 /** A refresh token as the code before key ids minted it (no kid header), and its row. */
-function legacyRefreshToken(userId: string, secret: string): string {
+async function legacyRefreshToken(userId: string, secret: string): Promise<string> {
   const jti = randomUUID();
   const family = randomUUID();
   const token = jwt.sign({ fam: family, type: 'refresh' }, secret, {
@@ -55,10 +54,10 @@ function legacyRefreshToken(userId: string, secret: string): string {
     audience: 'secure-upload-api',
     expiresIn: 3600,
   });
-  const db = new BetterSqlite3(dbFile);
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   const expires = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  db.prepare('INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+  await getDb().run(
+    'INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     jti,
     userId,
     family,
@@ -66,14 +65,13 @@ function legacyRefreshToken(userId: string, secret: string): string {
     expires,
     now,
   );
-  db.close();
   return token;
 }
 
 describe('refresh tokens without kid (minted before key ids)', () => {
   it('verify with the current secret and get a session through the legacy path: nobody is logged out by the upgrade', async () => {
     const user = await signUp('legacy@example.com');
-    const token = legacyRefreshToken(user.id, process.env.JWT_SECRET ?? '');
+    const token = await legacyRefreshToken(user.id, process.env.JWT_SECRET ?? '');
     expect(jwt.decode(token, { complete: true })?.header.kid).toBeUndefined();
     const rotated = await invoke(refresh, post('/auth/refresh', { refresh_token: token }));
     expect(rotated.status).toBe(200);
@@ -86,7 +84,7 @@ describe('refresh tokens without kid (minted before key ids)', () => {
 
   it('are refused when only the previous secret verifies them, and access tokens without kid stay refused', async () => {
     const user = await signUp('legacy-old@example.com');
-    const old = legacyRefreshToken(user.id, previousSecret);
+    const old = await legacyRefreshToken(user.id, previousSecret);
     expect((await invoke(refresh, post('/auth/refresh', { refresh_token: old }))).status).toBe(401);
 
     const { sid, sub } = jwt.decode(user.access) as { sid: string; sub: string };
@@ -105,18 +103,11 @@ describe('refresh tokens without kid (minted before key ids)', () => {
 });
 
 describe('the scheduled sweep', () => {
-  const count = (sql: string, ...params: unknown[]): number => {
-    const db = new BetterSqlite3(dbFile, { readonly: true });
-    try {
-      return (db.prepare(sql).get(...params) as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  };
+  const count = async (sql: string, ...params: SqlValue[]): Promise<number> => Number((await getDb().get<{ n: unknown }>(sql, ...params))?.n);
 
   it('deletes sessions ended or expired over a day ago with their refresh tokens, and old account tokens; live ones stay', async () => {
     process.env.MAIL_TRANSPORT = 'outbox'; // so register issues a verification token
-    resetRuntime();
+    await resetRuntime();
     const quiet = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
       await signUp('sweep-live@example.com'); // its verification token lives 24 h
@@ -125,11 +116,11 @@ describe('the scheduled sweep', () => {
     } finally {
       quiet.mockRestore();
       process.env.MAIL_TRANSPORT = 'off';
-      resetRuntime();
+      await resetRuntime();
     }
-    const endedSessions = count('SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NOT NULL');
+    const endedSessions = await count('SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NOT NULL');
     expect(endedSessions).toBeGreaterThan(0);
-    expect(count('SELECT COUNT(*) AS n FROM account_tokens')).toBeGreaterThan(0);
+    expect(await count('SELECT COUNT(*) AS n FROM account_tokens')).toBeGreaterThan(0);
 
     // Now: everything ended less than a day ago stays.
     const today = await runScheduledSweep();
@@ -139,18 +130,18 @@ describe('the scheduled sweep', () => {
     const later = await runScheduledSweep(new Date(Date.now() + 2 * 86_400_000 + 60_000));
     expect(later.sessionRows).toBeGreaterThanOrEqual(2 * endedSessions);
     expect(later.accountTokens).toBeGreaterThan(0);
-    expect(count('SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NOT NULL')).toBe(0);
-    expect(count('SELECT COUNT(*) AS n FROM refresh_tokens WHERE revoked = 1 AND family_id NOT IN (SELECT id FROM sessions)')).toBe(0);
-    expect(count('SELECT COUNT(*) AS n FROM account_tokens')).toBe(0);
+    expect(await count('SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NOT NULL')).toBe(0);
+    expect(await count('SELECT COUNT(*) AS n FROM refresh_tokens WHERE revoked = 1 AND family_id NOT IN (SELECT id FROM sessions)')).toBe(0);
+    expect(await count('SELECT COUNT(*) AS n FROM account_tokens')).toBe(0);
     // Live sessions (30 days) stay, and still work.
-    const live = count("SELECT COUNT(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = 'sweep-live@example.com'");
+    const live = await count("SELECT COUNT(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = 'sweep-live@example.com'");
     expect(live).toBe(1);
 
     // Past their expiry plus a day, even live sessions' rows go.
     const muchLater = await runScheduledSweep(new Date(Date.now() + 32 * 86_400_000));
     expect(muchLater.sessionRows).toBeGreaterThan(0);
-    expect(count('SELECT COUNT(*) AS n FROM sessions')).toBe(0);
-    expect(count('SELECT COUNT(*) AS n FROM refresh_tokens')).toBe(0);
+    expect(await count('SELECT COUNT(*) AS n FROM sessions')).toBe(0);
+    expect(await count('SELECT COUNT(*) AS n FROM refresh_tokens')).toBe(0);
   });
 
   it('runs as the scheduled function', async () => {

@@ -12,19 +12,42 @@ import { handler as listSessions } from '../../functions/auth-sessions-list';
 import { handler as listFiles } from '../../functions/files-list';
 import { keyIdOf } from '../../lib/auth/signing-key';
 import { createTestEventV2, invoke, type InvokeResult } from '../helpers/events';
-import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
+import { getDb } from '../../lib/db/connection';
+import { resetRuntime, testDialect, useFreshDatabase } from '../helpers/runtime';
 
-let dbFile: string;
-beforeAll(() => {
-  dbFile = useFreshSqliteDatabase();
+beforeAll(async () => {
+  await useFreshDatabase();
   // Every request here comes from one address (CLIENT_IP): more sign-ups than one address may make.
   process.env.REGISTER_MAX_PER_IP = '1000';
-  resetRuntime();
+  await resetRuntime();
 });
-afterAll(() => {
+afterAll(async () => {
   delete process.env.REGISTER_MAX_PER_IP;
-  resetRuntime();
+  await resetRuntime();
 });
+
+/**
+ * Something that changes whenever a write to this suite's database commits, and only then.
+ * SQLite: `data_version`, which moves whenever another connection commits to the file.
+ * PostgreSQL: every row's `xmin` (the transaction that wrote it), table by table: an insert or
+ * delete changes the set, an update changes the row's xmin even if it writes the same values.
+ */
+async function writeMarker(): Promise<{ read(): Promise<unknown>; close(): void }> {
+  if (testDialect() === 'sqlite') {
+    const observer = new BetterSqlite3(String(process.env.DATABASE_URL).slice('sqlite:///'.length), { readonly: true });
+    return { read: async () => observer.pragma('data_version', { simple: true }), close: () => observer.close() };
+  }
+  const db = getDb();
+  const tables = await db.all<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
+  expect(tables.map((table) => table.name)).toEqual(expect.arrayContaining(['sessions', 'refresh_tokens', 'audit_events']));
+  const read = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        tables.map(async ({ name }) => [name, (await db.all<{ x: string }>(`SELECT xmin::text AS x FROM "${name}" ORDER BY 1`)).map((row) => row.x)] as const),
+      ),
+    );
+  return { read, close: () => undefined };
+}
 
 const password = 'SecurePassword123!';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -128,15 +151,14 @@ describe('a session is one login', () => {
   it('ordinary requests write nothing: last_used_at moves only on login and refresh', async () => {
     await signUp('quiet@example.com');
     const session = await logIn('quiet@example.com');
-    const observer = new BetterSqlite3(dbFile, { readonly: true });
+    const observer = await writeMarker();
     try {
-      // data_version changes whenever another connection commits to the file.
-      const version = observer.pragma('data_version', { simple: true });
+      const version = await observer.read();
       for (let i = 0; i < 3; i += 1) expect((await whoAmI(session.access_token)).status).toBe(200);
       expect((await sessionsOf(session.access_token)).status).toBe(200);
-      expect(observer.pragma('data_version', { simple: true })).toBe(version);
+      expect(await observer.read()).toEqual(version);
       await refreshWith(session.refresh_token);
-      expect(observer.pragma('data_version', { simple: true })).not.toBe(version);
+      expect(await observer.read()).not.toEqual(version);
     } finally {
       observer.close();
     }
@@ -177,14 +199,11 @@ describe('GET /auth/sessions', () => {
   it('a refresh moves last_used_at and records where it came from', async () => {
     await signUp('moved@example.com');
     const session = await logIn('moved@example.com', 'Old/1.0');
-    const db = new BetterSqlite3(dbFile);
-    try {
-      db.prepare("UPDATE sessions SET created_at = '2024-01-15T10:30:00Z', last_used_at = '2024-01-15T10:30:00Z' WHERE id = ?").run(
-        sidOf(session.access_token),
-      );
-    } finally {
-      db.close();
-    }
+    const moved = await getDb().run(
+      "UPDATE sessions SET created_at = '2024-01-15T10:30:00Z', last_used_at = '2024-01-15T10:30:00Z' WHERE id = ?",
+      String(sidOf(session.access_token)),
+    );
+    expect(moved.changes).toBe(1);
     const rotated = (await refreshWith(session.refresh_token, { 'user-agent': 'New/2.0' })).body as Pair;
     const [listed] = (await sessionsOf(rotated.access_token)).body.sessions as Array<Record<string, string>>;
     expect(listed?.created_at).toBe('2024-01-15T10:30:00Z');
@@ -277,12 +296,8 @@ describe('families from before sessions', () => {
     await signUp('legacy@example.com');
     const session = await logIn('legacy@example.com');
     const sid = String(sidOf(session.access_token));
-    const db = new BetterSqlite3(dbFile);
-    try {
-      db.prepare('DELETE FROM sessions WHERE id = ?').run(sid); // as if an older container had minted it
-    } finally {
-      db.close();
-    }
+    // As if an older container had minted it.
+    expect((await getDb().run('DELETE FROM sessions WHERE id = ?', sid)).changes).toBe(1);
     expectDead(await whoAmI(session.access_token));
     const rotated = await refreshWith(session.refresh_token);
     expect(rotated.status).toBe(200);
@@ -293,10 +308,18 @@ describe('families from before sessions', () => {
 });
 
 describe('the audit trail of sessions', () => {
-  const eventsOf = (userId: string) =>
-    new BetterSqlite3(dbFile, { readonly: true })
-      .prepare('SELECT type, details FROM audit_events WHERE user_id = ? ORDER BY seq')
-      .all(userId) as Array<{ type: string; details: string }>;
+  const eventsOf = (userId: string) => getDb().all<{ type: string; details: string }>('SELECT type, details FROM audit_events WHERE user_id = ? ORDER BY seq', userId);
+
+  it('records a client whose User-Agent holds a NUL byte (PostgreSQL text cannot) without failing the login', async () => {
+    await signUp('nul-agent@example.com');
+    const session = await logIn('nul-agent@example.com', 'Evil\u0000Agent/1.0');
+    const userId = String((jwt.decode(session.access_token) as { sub?: string }).sub);
+    const logins = (await eventsOf(userId)).filter((event) => event.type === 'auth.login.succeeded');
+    expect(logins).toHaveLength(1);
+    const [row] = await getDb().all<{ user_agent: string }>("SELECT user_agent FROM audit_events WHERE user_id = ? AND type = 'auth.login.succeeded'", userId);
+    expect(row?.user_agent).toBe('EvilAgent/1.0');
+    expect((await sessionsOf(session.access_token)).body.sessions).toEqual([expect.objectContaining({ user_agent: 'EvilAgent/1.0' })]);
+  });
 
   it('records a revoked session and a logout of every session, each with what it ended', async () => {
     await signUp('audited-sessions@example.com');
@@ -307,7 +330,7 @@ describe('the audit trail of sessions', () => {
     // A second attempt ends nothing and records nothing.
     expect((await endOne(first.access_token, String(sidOf(second.access_token)))).status).toBe(404);
     expect((await invoke(logoutAll, createTestEventV2({ method: 'POST', path: '/auth/logout-all', token: first.access_token }))).status).toBe(204);
-    const trail = eventsOf(userId).filter((event) => event.type !== 'user.registered' && event.type !== 'auth.login.succeeded');
+    const trail = (await eventsOf(userId)).filter((event) => event.type !== 'user.registered' && event.type !== 'auth.login.succeeded');
     expect(trail.map((event) => [event.type, JSON.parse(event.details)])).toEqual([
       ['auth.session.revoked', { session_id: sidOf(second.access_token) }],
       ['auth.logout', { all_sessions: true, sessions_ended: 1 }],
