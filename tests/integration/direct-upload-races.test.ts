@@ -264,6 +264,46 @@ describe('the PUT URL and the quota', () => {
   });
 });
 
+describe('racing plans against the quota', () => {
+  // The quota check and the pending row are one transaction: SQLite's single writer, PostgreSQL's
+  // SERIALIZABLE (a conflict is retried). Racing plans that each fit alone must not together
+  // overshoot it, nor answer 500 (a list_seq or serialization conflict surfacing).
+  const quota = 1024 * 1024;
+  let racer: string;
+  beforeAll(async () => {
+    process.env.USER_QUOTA_BYTES = String(quota);
+    await resetRuntime();
+    const credentials = { email: 'quota-racer@example.com', password: 'SecurePassword123!' };
+    await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
+    racer = (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
+  });
+  afterEach(() => sweepExpiredUploads(new Date(Date.now() + 3 * 3600_000)));
+  afterAll(async () => {
+    process.env.USER_QUOTA_BYTES = String(100 * MiB);
+    await resetRuntime();
+  });
+  const planAs = (json: unknown) => invoke(plan, createTestEventV2({ method: 'POST', path: '/uploads', token: racer, json }));
+
+  it.each([
+    ['one fits', 600 * 1024, 1],
+    ['three fit', 300 * 1024, 3],
+  ])('%s: exactly that many of 10 racing plans get 201, the rest 413', async (_, size, fit) => {
+    const results = await Promise.all(Array.from({ length: 10 }, (_unused, index) => planAs({ filename: `race-${index}.png`, content_type: 'image/png', size })));
+    const statuses = results.map((result) => result.status).sort();
+    expect(statuses).toEqual([...Array(fit).fill(201), ...Array(10 - fit).fill(413)]);
+    const pending = await getDb().get<{ n: number | string; used: number | string | null }>(
+      "SELECT COUNT(*) AS n, SUM(size) AS used FROM files WHERE status = 'pending' AND id IN (" + results.map(() => '?').join(', ') + ')',
+      ...results.map((result) => String(result.body.id ?? '')),
+    );
+    expect([Number(pending!.n), Number(pending!.used)]).toEqual([fit, fit * size]);
+    // Their places in the owner's list are distinct (list_seq is assigned in the same transaction).
+    const winner = String(results.find((result) => result.status === 201)?.body.id);
+    const seqs = await getDb().all<{ list_seq: number }>('SELECT list_seq FROM files WHERE owner_id = (SELECT owner_id FROM files WHERE id = ?)', winner);
+    expect(seqs.length).toBeGreaterThanOrEqual(fit);
+    expect(new Set(seqs.map((row) => Number(row.list_seq))).size).toBe(seqs.length);
+  });
+});
+
 describe('completion against the sweep', () => {
   /**
    * Runs `check` against the database until it holds (the completion runs meanwhile), or until
