@@ -33,9 +33,15 @@ export async function logIn(credentials: LoginAttempt, origin: RequestOrigin): P
 
   const checked = await checkCredentials(credentials);
   if (!checked.user) {
-    // Recorded first: a failure that racing attempts pushed past the limit answers 429, and is still one.
-    await recordAuditEvent({ type: 'auth.login.failed', userId: checked.accountId, details: { reason: 'wrong_password' } }, origin);
-    await recordFailedAttempt(admitted);
+    // Counted first, straight after the compare: a right password compared meanwhile must find
+    // this failure (on PostgreSQL the audit insert before it was a round trip in which racing
+    // successes read a count still below the limit). Audited whatever the count answers: a
+    // failure that racing attempts pushed past the limit answers 429, and is still one.
+    try {
+      await recordFailedAttempt(admitted);
+    } finally {
+      await recordAuditEvent({ type: 'auth.login.failed', userId: checked.accountId, details: { reason: 'wrong_password' } }, origin);
+    }
     throw unauthorized('Invalid email or password');
   }
   try {

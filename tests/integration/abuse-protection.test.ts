@@ -1,21 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-import BetterSqlite3 from 'better-sqlite3';
 import { handler as captchaHandler } from '../../functions/auth-captcha';
 import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
+import { getDb } from '../../lib/db/connection';
 import { solvedCaptcha } from '../helpers/captcha';
 import { createTestEventV2, invoke, type InvokeResult } from '../helpers/events';
-import { resetRuntime, useFreshSqliteDatabase } from '../helpers/runtime';
+import { resetRuntime, useFreshDatabase } from '../helpers/runtime';
 
-let dbFile: string;
-beforeAll(() => {
-  dbFile = useFreshSqliteDatabase();
-  resetRuntime();
+beforeAll(async () => {
+  await useFreshDatabase();
+  await resetRuntime();
 });
-afterAll(() => {
+afterAll(async () => {
   delete process.env.CAPTCHA;
-  resetRuntime();
+  await resetRuntime();
 });
 
 const password = 'SecurePassword123!';
@@ -104,15 +103,10 @@ describe('per-account limit (LOGIN_MAX_FAILURES=5 in LOGIN_WINDOW_SECONDS)', () 
     expect((await registerAs(email, newAddress())).status).toBe(201);
     for (let attempt = 1; attempt <= 4; attempt++) expect((await loginAs(email, 'WrongPassword1!', newAddress())).status).toBe(401);
     expect((await loginAs(email, password, newAddress())).status).toBe(200);
-    const db = new BetterSqlite3(dbFile, { readonly: true });
-    const counters = () => db.prepare('SELECT scope, key, count, expires_at FROM throttle_counters ORDER BY scope, key').all();
-    try {
-      const before = counters();
-      expect(await loginAs(email, password, newAddress())).toMatchObject({ status: 200 });
-      expect(counters()).toEqual(before);
-    } finally {
-      db.close();
-    }
+    const counters = () => getDb().all('SELECT scope, key, count, expires_at FROM throttle_counters ORDER BY scope, key');
+    const before = await counters();
+    expect(await loginAs(email, password, newAddress())).toMatchObject({ status: 200 });
+    expect(await counters()).toEqual(before);
     // Four more failures are again allowed before the limit.
     for (let attempt = 1; attempt <= 5; attempt++) expect((await loginAs(email, 'WrongPassword1!', newAddress())).status).toBe(401);
     expectTooMany(await loginAs(email, password, newAddress()), true);
@@ -121,7 +115,7 @@ describe('per-account limit (LOGIN_MAX_FAILURES=5 in LOGIN_WINDOW_SECONDS)', () 
   it('keeps the counts in the database: a new connection (a restart, another container) sees them', async () => {
     const email = 'restart@example.com';
     for (let attempt = 1; attempt <= 5; attempt++) expect((await loginAs(email, 'WrongPassword1!', newAddress())).status).toBe(401);
-    resetRuntime(); // closes the connection, forgets config and keys; DATABASE_URL stays
+    await resetRuntime(); // closes the connection, forgets config and keys; DATABASE_URL stays
     expectTooMany(await loginAs(email, 'WrongPassword1!', newAddress()), true);
   });
 });
@@ -192,14 +186,7 @@ describe('per-address limit (IP_MAX_FAILURES=50)', () => {
 });
 
 describe('refused attempts and the audit log', () => {
-  const auditRows = () => {
-    const db = new BetterSqlite3(dbFile, { readonly: true });
-    try {
-      return (db.prepare('SELECT COUNT(*) AS n FROM audit_events').get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  };
+  const auditRows = async () => Number((await getDb().get<{ n: number | string }>('SELECT COUNT(*) AS n FROM audit_events'))!.n);
 
   it('do not grow it by a row per request: a refusing limit is recorded once in its window', async () => {
     const email = 'hammered@example.com';
@@ -208,12 +195,12 @@ describe('refused attempts and the audit log', () => {
     const ip = newAddress();
     for (let attempt = 0; attempt < 50; attempt++) expect((await loginAs(`sprayed-${attempt}@example.com`, 'Spring2024!', ip)).status).toBe(401);
 
-    const before = auditRows();
+    const before = await auditRows();
     for (let attempt = 0; attempt < 100; attempt++) {
       expectTooMany(await loginAs(email, password, newAddress()), true); // the account's limit
       expectTooMany(await loginAs(`unknown-${attempt}@example.com`, password, ip), false); // the address's limit
     }
-    expect(auditRows() - before).toBe(2); // the first refusal by each limit: still on record, once
+    expect((await auditRows()) - before).toBe(2); // the first refusal by each limit: still on record, once
   });
 });
 
@@ -246,13 +233,13 @@ describe('GET /auth/captcha', () => {
 });
 
 describe('CAPTCHA=always', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     process.env.CAPTCHA = 'always';
-    resetRuntime();
+    await resetRuntime();
   });
-  afterAll(() => {
+  afterAll(async () => {
     delete process.env.CAPTCHA;
-    resetRuntime();
+    await resetRuntime();
   });
 
   const captchaRequired = (result: InvokeResult) => {

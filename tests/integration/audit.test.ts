@@ -1,15 +1,13 @@
-import BetterSqlite3 from 'better-sqlite3';
 import type { ApiHandler } from '../../lib/http/handler';
 import { createTestEventV2, invoke, multipartBody, type EventOptions } from '../helpers/events';
 import { pngBytes } from '../helpers/fixtures';
-import { resetRuntime, startTestStorage, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, useFreshDatabase, type TestStorage } from '../helpers/runtime';
 
 const password = 'AuditTrailPassword!7';
 const sourceIp = '192.0.2.44';
 const userAgent = 'audit-test/1.0';
 
 let storage: TestStorage;
-let dbFile: string;
 let output: string[];
 let restoreOutput: () => void;
 const handlers: Record<string, ApiHandler> = {};
@@ -17,14 +15,16 @@ const handlers: Record<string, ApiHandler> = {};
 const call = (name: string, options: EventOptions) =>
   invoke(handlers[name] as ApiHandler, createTestEventV2({ sourceIp, ...options, headers: { 'user-agent': userAgent, ...options.headers } }));
 const post = (name: string, path: string, json: unknown) => call(name, { method: 'POST', path, json });
+/** The handlers' database, loaded like them once the log level is set (static imports load the logger first). */
+const db = async () => (await import('../../lib/db/connection')).getDb();
 const events = (token: string, query?: Record<string, string>) => call('auth-events', { path: '/auth/events', token, ...(query ? { query } : {}) });
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  dbFile = useFreshSqliteDatabase();
+  await useFreshDatabase();
   // The logger reads its level when it loads: set it before loading the handlers.
   process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
-  resetRuntime();
+  await resetRuntime();
   for (const name of ['auth-register', 'auth-login', 'auth-refresh', 'auth-logout', 'auth-events', 'upload', 'files-delete']) {
     handlers[name] = ((await import(`../../functions/${name}`)) as { handler: ApiHandler }).handler;
   }
@@ -40,7 +40,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   restoreOutput();
-  resetRuntime();
+  await resetRuntime();
   await storage.close();
 });
 
@@ -154,10 +154,8 @@ describe('the audit trail of a session', () => {
     expect((await call('auth-events', { path: '/auth/events' })).status).toBe(401);
   });
 
-  it('puts no password or token into audit rows or log lines, and logs every event once', () => {
-    const db = new BetterSqlite3(dbFile, { readonly: true });
-    const rows = db.prepare('SELECT * FROM audit_events').all() as Array<{ id: string }>;
-    db.close();
+  it('puts no password or token into audit rows or log lines, and logs every event once', async () => {
+    const rows = await (await db()).all<{ id: string }>('SELECT * FROM audit_events');
     const stored = JSON.stringify(rows);
     const logged = output.join('');
     for (const secret of secrets) {
@@ -172,13 +170,12 @@ describe('the audit trail of a session', () => {
 describe('retention', () => {
   it('sweeps events older than AUDIT_RETENTION_DAYS and keeps the rest', async () => {
     const { sweepAuditEvents } = await import('../../lib/audit');
-    const db = new BetterSqlite3(dbFile);
+    const database = await db();
     const old = new Date(Date.now() - 366 * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    db.prepare("INSERT INTO audit_events (id, user_id, at, type) VALUES ('00000000-0000-4000-8000-000000000001', NULL, ?, 'auth.logout')").run(old);
-    const count = () => (db.prepare('SELECT COUNT(*) AS n FROM audit_events').get() as { n: number }).n;
-    const before = count();
+    await database.run("INSERT INTO audit_events (id, user_id, at, type) VALUES ('00000000-0000-4000-8000-000000000001', NULL, ?, 'auth.logout')", old);
+    const count = async () => Number((await database.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM audit_events'))!.n);
+    const before = await count();
     expect(await sweepAuditEvents()).toBe(1);
-    expect(count()).toBe(before - 1);
-    db.close();
+    expect(await count()).toBe(before - 1);
   });
 });

@@ -1,16 +1,16 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { fileTypeFromBuffer } from 'file-type/core';
-import BetterSqlite3 from 'better-sqlite3';
 import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
 import { handler as deleteFile } from '../../functions/files-delete';
 import { handler as complete } from '../../functions/uploads-complete';
 import { handler as plan } from '../../functions/uploads-plan';
+import { getDb } from '../../lib/db/connection';
 import { sweepExpiredUploads } from '../../lib/direct-uploads';
 import { STAGING_PREFIX } from '../../lib/storage/keys';
 import { createTestEventV2, invoke, type InvokeResult } from '../helpers/events';
 import { pngBytes } from '../helpers/fixtures';
-import { resetRuntime, startTestStorage, testS3Client, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
 
 /**
  * Issue 7 review findings on direct-upload completion: what the still-valid presigned PUT URL
@@ -18,21 +18,20 @@ import { resetRuntime, startTestStorage, testS3Client, useFreshSqliteDatabase, t
  */
 const MiB = 1024 ** 2;
 let storage: TestStorage;
-let dbFile: string;
 let token: string;
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  dbFile = useFreshSqliteDatabase();
+  await useFreshDatabase();
   process.env.MULTIPART_THRESHOLD_BYTES = String(5 * MiB);
   process.env.USER_QUOTA_BYTES = String(100 * MiB);
-  resetRuntime();
+  await resetRuntime();
   const credentials = { email: 'racer@example.com', password: 'SecurePassword123!' };
   await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
   token = (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
 });
 afterAll(async () => {
-  resetRuntime();
+  await resetRuntime();
   await storage.close();
 });
 
@@ -53,13 +52,8 @@ async function objectKeys(): Promise<string[]> {
   return (listed.Contents ?? []).map((object) => object.Key ?? '');
 }
 
-function storedRow(id: string): { content_type: string; size: number; status: string } | undefined {
-  const db = new BetterSqlite3(dbFile, { readonly: true });
-  const row = db.prepare('SELECT content_type, size, status FROM files WHERE id = ?').get(id) as
-    | { content_type: string; size: number; status: string }
-    | undefined;
-  db.close();
-  return row;
+function storedRow(id: string): Promise<{ content_type: string; size: number; status: string } | undefined> {
+  return getDb().get<{ content_type: string; size: number; status: string }>('SELECT content_type, size, status FROM files WHERE id = ?', id);
 }
 
 /** The completion's answer without the download URL, which is signed anew (and timed) per call. */
@@ -90,10 +84,10 @@ describe('completion against a racing PUT URL (type swap)', () => {
       outcomes.push(result.status);
       expect([round, [200, 422].includes(result.status)]).toEqual([round, true]);
       if (result.status !== 200) {
-        expect(storedRow(planned.body.id)).toBeUndefined(); // a refused plan is gone
+        expect(await storedRow(planned.body.id)).toBeUndefined(); // a refused plan is gone
         continue;
       }
-      const row = storedRow(planned.body.id);
+      const row = await storedRow(planned.body.id);
       expect(row).toMatchObject({ status: 'stored', content_type: 'image/png', size: png.length });
       const served = Buffer.from(await (await fetch(result.body.url)).arrayBuffer());
       const sniffed = (await fileTypeFromBuffer(served))?.mime;
@@ -145,7 +139,7 @@ describe('concurrent completions of one plan', () => {
       expect(result.headers['content-type']).toBe('application/problem+json');
     }
     expect(results.map((result) => result.status)).toContain(422);
-    expect(storedRow(planned.body.id)).toBeUndefined();
+    expect(await storedRow(planned.body.id)).toBeUndefined();
     expect((await objectKeys()).filter((key) => key.includes(planned.body.id))).toEqual([]);
   }, 60_000);
 });
@@ -224,16 +218,16 @@ describe('the PUT URL and the quota', () => {
   let owner: string;
   beforeAll(async () => {
     process.env.USER_QUOTA_BYTES = String(quota);
-    resetRuntime();
+    await resetRuntime();
     const credentials = { email: 'hoarder@example.com', password: 'SecurePassword123!' };
     await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
     owner = (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
   });
   // Whatever a test left (plans, leftovers) is past its expiry for the next one.
   afterEach(() => sweepExpiredUploads(new Date(Date.now() + 3 * 3600_000)));
-  afterAll(() => {
+  afterAll(async () => {
     process.env.USER_QUOTA_BYTES = String(100 * MiB);
-    resetRuntime();
+    await resetRuntime();
   });
   const planAs = (json: unknown) => invoke(plan, createTestEventV2({ method: 'POST', path: '/uploads', token: owner, json }));
   const completeAs = (id: string) =>
@@ -270,15 +264,55 @@ describe('the PUT URL and the quota', () => {
   });
 });
 
+describe('racing plans against the quota', () => {
+  // The quota check and the pending row are one transaction: SQLite's single writer, PostgreSQL's
+  // SERIALIZABLE (a conflict is retried). Racing plans that each fit alone must not together
+  // overshoot it, nor answer 500 (a list_seq or serialization conflict surfacing).
+  const quota = 1024 * 1024;
+  let racer: string;
+  beforeAll(async () => {
+    process.env.USER_QUOTA_BYTES = String(quota);
+    await resetRuntime();
+    const credentials = { email: 'quota-racer@example.com', password: 'SecurePassword123!' };
+    await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
+    racer = (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
+  });
+  afterEach(() => sweepExpiredUploads(new Date(Date.now() + 3 * 3600_000)));
+  afterAll(async () => {
+    process.env.USER_QUOTA_BYTES = String(100 * MiB);
+    await resetRuntime();
+  });
+  const planAs = (json: unknown) => invoke(plan, createTestEventV2({ method: 'POST', path: '/uploads', token: racer, json }));
+
+  it.each([
+    ['one fits', 600 * 1024, 1],
+    ['three fit', 300 * 1024, 3],
+  ])('%s: exactly that many of 10 racing plans get 201, the rest 413', async (_, size, fit) => {
+    const results = await Promise.all(Array.from({ length: 10 }, (_unused, index) => planAs({ filename: `race-${index}.png`, content_type: 'image/png', size })));
+    const statuses = results.map((result) => result.status).sort();
+    expect(statuses).toEqual([...Array(fit).fill(201), ...Array(10 - fit).fill(413)]);
+    const pending = await getDb().get<{ n: number | string; used: number | string | null }>(
+      "SELECT COUNT(*) AS n, SUM(size) AS used FROM files WHERE status = 'pending' AND id IN (" + results.map(() => '?').join(', ') + ')',
+      ...results.map((result) => String(result.body.id ?? '')),
+    );
+    expect([Number(pending!.n), Number(pending!.used)]).toEqual([fit, fit * size]);
+    // Their places in the owner's list are distinct (list_seq is assigned in the same transaction).
+    const winner = String(results.find((result) => result.status === 201)?.body.id);
+    const seqs = await getDb().all<{ list_seq: number }>('SELECT list_seq FROM files WHERE owner_id = (SELECT owner_id FROM files WHERE id = ?)', winner);
+    expect(seqs.length).toBeGreaterThanOrEqual(fit);
+    expect(new Set(seqs.map((row) => Number(row.list_seq))).size).toBe(seqs.length);
+  });
+});
+
 describe('completion against the sweep', () => {
-  /** Runs `check` against the database until it holds (the completion runs meanwhile). */
-  async function until(check: (db: BetterSqlite3.Database) => boolean): Promise<void> {
-    const db = new BetterSqlite3(dbFile, { readonly: true });
-    try {
-      while (!check(db)) await new Promise((resolve) => setImmediate(resolve));
-    } finally {
-      db.close();
-    }
+  /**
+   * Runs `check` against the database until it holds (the completion runs meanwhile), or until
+   * `completion` has finished: then there is nothing left to race, and the round checks its answer.
+   */
+  async function until(check: () => Promise<boolean>, completion: Promise<unknown>): Promise<void> {
+    let finished = false;
+    void completion.finally(() => (finished = true)).catch(() => undefined);
+    while (!finished && !(await check())) await new Promise((resolve) => setImmediate(resolve));
   }
 
   it('a plan expiring under a completion in progress answers 200 or 410, never a 500 or "nothing uploaded"', async () => {
@@ -290,12 +324,10 @@ describe('completion against the sweep', () => {
       expect(await putAsPlanned(planned, png)).toBe(200);
       const id = planned.body.id as string;
       const completion = invoke(complete, completeEvent(id));
-      await until((db) => db.prepare('SELECT completion_token FROM files WHERE id = ?').pluck().get(id) != null);
+      await until(async () => (await getDb().get<{ completion_token: string | null }>('SELECT completion_token FROM files WHERE id = ?', id))?.completion_token != null, completion);
       await new Promise((resolve) => setTimeout(resolve, round % 6));
       // The plan's last second passes while the completion works, and the scheduled sweep runs.
-      const db = new BetterSqlite3(dbFile, { timeout: 5000 });
-      db.prepare(`UPDATE files SET expires_at = '2000-01-01T00:00:00Z' WHERE id = ? AND status = 'pending'`).run(id);
-      db.close();
+      await getDb().run(`UPDATE files SET expires_at = '2000-01-01T00:00:00Z' WHERE id = ? AND status = 'pending'`, id);
       await sweepExpiredUploads();
       const result = await completion;
       outcomes.push([round, result.status]);
@@ -303,12 +335,12 @@ describe('completion against the sweep', () => {
       await sweepExpiredUploads(); // whatever the completion left is swept now
       const left = (await objectKeys()).filter((key) => key.includes(id));
       if (result.status === 200) {
-        expect(storedRow(id)).toMatchObject({ status: 'stored', content_type: 'image/png' });
+        expect(await storedRow(id)).toMatchObject({ status: 'stored', content_type: 'image/png' });
         expect(left).toEqual([planned.body.key]);
         const served = Buffer.from(await (await fetch(result.body.url)).arrayBuffer());
         expect(served.equals(png)).toBe(true);
       } else {
-        expect(storedRow(id)).toBeUndefined();
+        expect(await storedRow(id)).toBeUndefined();
         expect(left).toEqual([]);
       }
     }

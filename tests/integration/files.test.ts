@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import BetterSqlite3 from 'better-sqlite3';
 import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
 import { handler as deleteFile } from '../../functions/files-delete';
@@ -9,15 +8,15 @@ import { handler as listFiles } from '../../functions/files-list';
 import { handler as upload } from '../../functions/upload';
 import { handler as complete } from '../../functions/uploads-complete';
 import { handler as plan } from '../../functions/uploads-plan';
+import { getDb } from '../../lib/db/connection';
 import { sweepExpiredUploads } from '../../lib/direct-uploads';
 import { createTestEventV2, invoke, multipartBody, type InvokeResult } from '../helpers/events';
 import { pdfBytes, pngBytes } from '../helpers/fixtures';
 import { verifyPresignedUrl } from '../helpers/sigv4';
-import { resetRuntime, startTestStorage, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, testDialect, useFreshDatabase, type TestStorage } from '../helpers/runtime';
 
 const MiB = 1024 ** 2;
 let storage: TestStorage;
-let dbFile: string;
 let alice: string;
 let bob: string;
 
@@ -29,15 +28,15 @@ async function signUp(email: string): Promise<string> {
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  dbFile = useFreshSqliteDatabase();
+  await useFreshDatabase();
   process.env.MULTIPART_THRESHOLD_BYTES = String(5 * MiB);
   process.env.USER_QUOTA_BYTES = String(40 * MiB);
-  resetRuntime();
+  await resetRuntime();
   alice = await signUp('alice@example.com');
   bob = await signUp('bob@example.com');
 });
 afterAll(async () => {
-  resetRuntime();
+  await resetRuntime();
   await storage.close();
 });
 
@@ -61,8 +60,8 @@ async function directUpload(token: string, filename: string, contentType: string
   return invoke(complete, completeEvent(token, planned.body.id));
 }
 
-function rowCount(where = '1 = 1'): number {
-  return (new BetterSqlite3(dbFile, { readonly: true }).prepare(`SELECT COUNT(*) AS n FROM files WHERE ${where}`).get() as { n: number }).n;
+async function rowCount(where = '1 = 1'): Promise<number> {
+  return Number((await getDb().get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM files WHERE ${where}`))!.n);
 }
 
 /** Writes straight to storage with the server's own credentials, at the key a presigned URL names. */
@@ -268,11 +267,13 @@ describe('listing', () => {
     expect(typeof earlyCursor).toBe('string');
     // The same history gives cursors of the same shape, however many rows the database holds...
     expect(lateCursor.length).toBe(earlyCursor.length);
-    // ...and no row position of the whole table is in them.
-    const db = new BetterSqlite3(dbFile, { readonly: true });
-    const { position } = db.prepare('SELECT rowid AS position FROM files WHERE id = ?').get(lateIds[1]) as { position: number };
-    db.close();
-    expect(Buffer.from(lateCursor, 'base64url').toString('latin1')).not.toMatch(new RegExp(`(^|\\D)${position}(\\D|$)`));
+    // ...and no row position of the whole table is in them: neither the row's place among all
+    // files (its rowid on SQLite, which has one; PostgreSQL's table has none) nor the row count.
+    const positions = [Number((await getDb().get<{ n: number | string }>('SELECT COUNT(*) AS n FROM files'))!.n)];
+    if (testDialect() === 'sqlite') positions.push((await getDb().get<{ position: number }>('SELECT rowid AS position FROM files WHERE id = ?', lateIds[1]!))!.position);
+    for (const position of positions) {
+      expect(Buffer.from(lateCursor, 'base64url').toString('latin1')).not.toMatch(new RegExp(`(^|\\D)${position}(\\D|$)`));
+    }
     // A cursor is its owner's: someone else presenting it gets a 422, not a page of their own.
     const stolen = await list(early, { limit: '1', cursor: lateCursor });
     expect([stolen.status, stolen.headers['content-type']]).toEqual([422, 'application/problem+json']);
@@ -286,9 +287,7 @@ describe('listing', () => {
       const { body, contentType } = multipartBody([{ name: 'file', filename: `same-${index}.txt`, contentType: 'text/plain', content: `same ${index}` }]);
       ids.push((await invoke(upload, createTestEventV2({ method: 'POST', path: '/upload', token: frank, headers: { 'content-type': contentType }, binary: body }))).body.id);
     }
-    const db = new BetterSqlite3(dbFile);
-    db.prepare(`UPDATE files SET created_at = '2030-01-01T00:00:00Z' WHERE id IN (${ids.map(() => '?').join(', ')})`).run(...ids);
-    db.close();
+    await getDb().run(`UPDATE files SET created_at = '2030-01-01T00:00:00Z' WHERE id IN (${ids.map(() => '?').join(', ')})`, ...ids);
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
@@ -366,7 +365,7 @@ describe('abandoned uploads', () => {
     await putAsPlanned(single, Buffer.from('left'));
     const multi = await invoke(plan, planEvent(eve, { filename: 'huge.bin', content_type: 'application/octet-stream', size: 6 * MiB }));
     expect(multi.body.upload.method).toBe('multipart');
-    expect(rowCount("status = 'pending'")).toBeGreaterThanOrEqual(2);
+    expect(await rowCount("status = 'pending'")).toBeGreaterThanOrEqual(2);
 
     const kept = await directUpload(eve, 'kept.txt', 'text/plain', Buffer.from('kept'));
     expect(kept.status).toBe(200);
@@ -374,7 +373,7 @@ describe('abandoned uploads', () => {
     expect(await sweepExpiredUploads(new Date())).toBe(0); // nothing has expired yet
     const removed = await sweepExpiredUploads(new Date(Date.now() + 2 * 3600_000));
     expect(removed).toBeGreaterThanOrEqual(2);
-    expect(rowCount("status = 'pending'")).toBe(0);
+    expect(await rowCount("status = 'pending'")).toBe(0);
     expect(await objectKeys()).not.toContain(single.body.key);
     expect((await invoke(complete, completeEvent(eve, single.body.id))).status).toBe(404);
     // A completed file is never the sweep's business.

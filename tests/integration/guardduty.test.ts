@@ -18,7 +18,7 @@ import { handler as plan } from '../../functions/uploads-plan';
 import type { GuardDutyScanResultEvent } from '../../lib/scan/guardduty-results';
 import { createTestEventV2, invoke, lambdaContext, multipartBody } from '../helpers/events';
 import { pdfBytes } from '../helpers/fixtures';
-import { resetRuntime, startTestStorage, testS3Client, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
 
 let storage: TestStorage;
 let token: string;
@@ -70,9 +70,9 @@ async function exists(key: string): Promise<boolean> {
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  useFreshSqliteDatabase();
+  await useFreshDatabase();
   Object.assign(process.env, { SCANNER: 'guardduty', AWS_LAMBDA_FUNCTION_NAME: 'test-function' });
-  resetRuntime();
+  await resetRuntime();
   const credentials = { email: 'guarded@example.com', password: 'SecurePassword123!' };
   await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
   token = (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
@@ -80,7 +80,7 @@ beforeAll(async () => {
 afterAll(async () => {
   delete process.env.SCANNER;
   delete process.env.AWS_LAMBDA_FUNCTION_NAME;
-  resetRuntime();
+  await resetRuntime();
   await storage.close();
 });
 

@@ -6,7 +6,7 @@ import { Router } from '../../infra/local/routing';
 import { startApiServer, type ApiServer } from '../../infra/local/server';
 import { LAMBDA_MAX_PAYLOAD_BYTES } from '../../lib/config';
 import { multipartBody } from '../helpers/events';
-import { resetRuntime, startTestStorage, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, useFreshDatabase, type TestStorage } from '../helpers/runtime';
 
 let storage: TestStorage;
 let api: ApiServer;
@@ -15,8 +15,8 @@ const accessLog: string[] = [];
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  useFreshSqliteDatabase();
-  resetRuntime();
+  await useFreshDatabase();
+  await resetRuntime();
   api = await startApiServer({ host: '127.0.0.1', port: 0, corsOrigins: [], log: (line) => accessLog.push(line) });
   const credentials = { email: 'local-server@example.com', password: 'SecurePassword123!' };
   const post = (path: string) => fetch(`${api.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials) });
@@ -25,7 +25,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await api.close();
-  resetRuntime();
+  await resetRuntime();
   await storage.close();
 });
 

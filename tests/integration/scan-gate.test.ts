@@ -1,13 +1,12 @@
 /**
  * The scan gate with SCANNER=clamd against a real clamd (tests/helpers/clamd.ts: Debian's
- * clamd with an EICAR signature), the embedded S3 server and SQLite, through the exported
+ * clamd with an EICAR signature), the embedded S3 server and the database (SQLite or PostgreSQL), through the exported
  * handlers: infected files are refused on both upload paths and leave nothing behind, clean
  * files are served, and a scanner that cannot be reached serves nothing (fail closed).
  */
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import BetterSqlite3 from 'better-sqlite3';
 import { handler as listFiles } from '../../functions/files-list';
 import { handler as events } from '../../functions/auth-events';
 import { handler as login } from '../../functions/auth-login';
@@ -16,15 +15,15 @@ import { handler as getFile } from '../../functions/files-get';
 import { handler as upload } from '../../functions/upload';
 import { handler as complete } from '../../functions/uploads-complete';
 import { handler as plan } from '../../functions/uploads-plan';
+import { getDb } from '../../lib/db/connection';
 import { describeWithClamd, EICAR, EICAR_REPORTED, startClamd, type TestClamd } from '../helpers/clamd';
 import { createTestEventV2, invoke, multipartBody, type InvokeResult } from '../helpers/events';
 import { pdfBytes } from '../helpers/fixtures';
-import { resetRuntime, startTestStorage, testS3Client, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, testS3Client, useFreshDatabase, type TestStorage } from '../helpers/runtime';
 
 const MiB = 1024 ** 2;
 let storage: TestStorage;
 let clamd: TestClamd;
-let dbFile: string;
 let token: string;
 let userId: string;
 
@@ -37,10 +36,10 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function useClamd(port: number, extra: Record<string, string> = {}): void {
+async function useClamd(port: number, extra: Record<string, string> = {}): Promise<void> {
   delete process.env.SCAN_MAX_BYTES;
   Object.assign(process.env, { SCANNER: 'clamd', CLAMD_HOST: '127.0.0.1', CLAMD_PORT: String(port), CLAMD_TIMEOUT_MS: '5000', ...extra });
-  resetRuntime();
+  await resetRuntime();
 }
 
 const uploadEvent = (filename: string, contentType: string, content: Buffer) => {
@@ -75,12 +74,9 @@ async function putParts(planned: InvokeResult, bytes: Buffer): Promise<{ parts: 
   return { parts: done };
 }
 
-const fileRows = (): Array<{ id: string; status: string; scan_status: string }> =>
-  new BetterSqlite3(dbFile, { readonly: true }).prepare('SELECT id, status, scan_status FROM files ORDER BY rowid').all() as Array<{
-    id: string;
-    status: string;
-    scan_status: string;
-  }>;
+/** The files' rows in the order they were recorded (list_seq: the one user's upload order; PostgreSQL has no rowid). */
+const fileRows = (): Promise<Array<{ id: string; status: string; scan_status: string }>> =>
+  getDb().all<{ id: string; status: string; scan_status: string }>('SELECT id, status, scan_status FROM files ORDER BY list_seq');
 
 async function objectKeys(): Promise<string[]> {
   const s3 = testS3Client(storage.endpoint);
@@ -110,16 +106,16 @@ async function infectedEvents(): Promise<Array<{ type: string; details: Record<s
 describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
   beforeAll(async () => {
     [storage, clamd] = await Promise.all([startTestStorage(), startClamd()]);
-    dbFile = useFreshSqliteDatabase();
+    await useFreshDatabase();
     process.env.MULTIPART_THRESHOLD_BYTES = String(5 * MiB);
-    useClamd(clamd.port);
+    await useClamd(clamd.port);
     const credentials = { email: 'scanned@example.com', password: 'SecurePassword123!' };
     userId = (await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }))).body.id;
     token = (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
   });
   afterAll(async () => {
     for (const name of ['SCANNER', 'CLAMD_HOST', 'CLAMD_PORT', 'CLAMD_TIMEOUT_MS', 'SCAN_MAX_BYTES', 'MULTIPART_THRESHOLD_BYTES']) delete process.env[name];
-    resetRuntime();
+    await resetRuntime();
     await Promise.all([storage?.close(), clamd?.stop()]);
   });
   afterEach(() => useClamd(clamd.port));
@@ -131,7 +127,7 @@ describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
       expect([answer.status, answer.headers['content-type']]).toEqual([422, 'application/problem+json']);
       expect(answer.body).toMatchObject({ status: 422, detail: 'Malware detected' });
       expect(JSON.stringify(answer.body)).not.toContain('Eicar'); // the signature is for the audit log
-      expect(fileRows()).toEqual([]);
+      expect(await fileRows()).toEqual([]);
       expect(await objectKeys()).toEqual(before);
       expect(await infectedEvents()).toEqual([
         expect.objectContaining({ details: { file_id: expect.any(String), filename: 'eicar.txt', size: EICAR.length, signature: EICAR_REPORTED } }),
@@ -156,17 +152,17 @@ describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
     });
 
     it('fails closed when clamd cannot be reached: 503 "Scanner unavailable" with Retry-After, nothing kept', async () => {
-      useClamd(await closedPort());
-      const rows = fileRows();
+      await useClamd(await closedPort());
+      const rows = await fileRows();
       const keys = await objectKeys();
       const answer = await invoke(upload, uploadEvent('notes.txt', 'text/plain', Buffer.from('harmless notes')));
       expect([answer.status, answer.headers['retry-after'], answer.body.detail]).toEqual([503, '30', 'Scanner unavailable']);
-      expect(fileRows()).toEqual(rows);
+      expect(await fileRows()).toEqual(rows);
       expect(await objectKeys()).toEqual(keys);
     });
 
     it('refuses a file above SCAN_MAX_BYTES before scanning it (413)', async () => {
-      useClamd(clamd.port, { SCAN_MAX_BYTES: '1000' });
+      await useClamd(clamd.port, { SCAN_MAX_BYTES: '1000' });
       const answer = await invoke(upload, uploadEvent('big.txt', 'text/plain', Buffer.alloc(1001, 'a')));
       expect([answer.status, answer.body.detail]).toEqual([413, 'The file is too large to scan: at most 1000 bytes (SCAN_MAX_BYTES)']);
     });
@@ -177,7 +173,7 @@ describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
       const planned = await planAndPut('eicar.txt', 'text/plain', EICAR);
       const answer = await invoke(complete, completeEvent(planned.body.id));
       expect([answer.status, answer.body.detail]).toEqual([422, 'Malware detected']);
-      expect(fileRows().map((row) => row.id)).not.toContain(planned.body.id);
+      expect((await fileRows()).map((row) => row.id)).not.toContain(planned.body.id);
       expect([await exists(planned.body.key), await exists(`staging/${planned.body.key}`)]).toEqual([false, false]);
       expect((await invoke(complete, completeEvent(planned.body.id))).status).toBe(404);
       expect((await invoke(getFile, fileEvent(planned.body.id))).status).toBe(404);
@@ -192,7 +188,7 @@ describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
       const answer = await invoke(complete, completeEvent(planned.body.id, await putParts(planned, bytes)));
       expect([answer.status, answer.body.detail]).toEqual([422, 'Malware detected']);
       expect(await exists(planned.body.key)).toBe(false);
-      expect(fileRows().map((row) => row.id)).not.toContain(planned.body.id);
+      expect((await fileRows()).map((row) => row.id)).not.toContain(planned.body.id);
     });
 
     it('stores a clean upload as clean, with a URL that downloads it', async () => {
@@ -207,13 +203,13 @@ describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
     it('answers 503 while clamd is unreachable and keeps the plan pending; a retry completes it once clamd is back', async () => {
       const bytes = pdfBytes(10_000);
       const planned = await planAndPut('later.pdf', 'application/pdf', bytes);
-      useClamd(await closedPort());
+      await useClamd(await closedPort());
       const refused = await invoke(complete, completeEvent(planned.body.id));
       expect([refused.status, refused.headers['retry-after'], refused.body.detail]).toEqual([503, '30', 'Scanner unavailable']);
-      expect(fileRows().find((row) => row.id === planned.body.id)).toEqual({ id: planned.body.id, status: 'pending', scan_status: 'pending' });
+      expect((await fileRows()).find((row) => row.id === planned.body.id)).toEqual({ id: planned.body.id, status: 'pending', scan_status: 'pending' });
       expect((await invoke(getFile, fileEvent(planned.body.id))).status).toBe(404); // nothing served meanwhile
 
-      useClamd(clamd.port);
+      await useClamd(clamd.port);
       const retried = await invoke(complete, completeEvent(planned.body.id));
       expect(retried.status).toBe(200);
       expect(retried.body).toMatchObject({ scan_status: 'clean', url: expect.any(String) });
@@ -221,7 +217,7 @@ describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
     });
 
     it('refuses to plan a size above SCAN_MAX_BYTES (413): such a file could never be scanned', async () => {
-      useClamd(clamd.port, { SCAN_MAX_BYTES: String(MiB) });
+      await useClamd(clamd.port, { SCAN_MAX_BYTES: String(MiB) });
       const answer = await invoke(plan, planEvent({ filename: 'huge.pdf', content_type: 'application/pdf', size: MiB + 1 }));
       expect([answer.status, answer.body.detail]).toEqual([413, `The file is too large to scan: at most ${MiB} bytes (SCAN_MAX_BYTES)`]);
       expect((await invoke(plan, planEvent({ filename: 'ok.pdf', content_type: 'application/pdf', size: MiB }))).status).toBe(201);
@@ -238,11 +234,11 @@ describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
     });
 
     it('refuses a completion clamd cannot take with 413 and deletes plan and object (the same bytes can never pass)', async () => {
-      useClamd(small.port);
+      await useClamd(small.port);
       const planned = await planAndPut('over.pdf', 'application/pdf', pdfBytes(20_000));
       const answer = await invoke(complete, completeEvent(planned.body.id));
       expect([answer.status, answer.body.detail, answer.headers['retry-after']]).toEqual([413, 'The file is too large to scan', undefined]);
-      expect(fileRows().map((row) => row.id)).not.toContain(planned.body.id);
+      expect((await fileRows()).map((row) => row.id)).not.toContain(planned.body.id);
       expect([await exists(planned.body.key), await exists(`staging/${planned.body.key}`)]).toEqual([false, false]);
     });
   });
@@ -257,10 +253,10 @@ describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
       ['nul.txt', 'text/plain', Buffer.concat([Buffer.alloc(1, 0), EICAR])],
     ];
     it.each(variants)('POST /upload refuses %s (%s)', async (filename, type, bytes) => {
-      const before = fileRows();
+      const before = await fileRows();
       const answer = await invoke(upload, uploadEvent(filename, type, bytes));
       expect([answer.status, answer.body.url]).not.toEqual([200, expect.any(String)]);
-      expect(fileRows()).toEqual(before); // no new row, whatever the earlier tests stored
+      expect(await fileRows()).toEqual(before); // no new row, whatever the earlier tests stored
     });
 
     it('two file parts: the scanned one is the stored one', async () => {
@@ -302,12 +298,12 @@ describeWithClamd('scan gate with SCANNER=clamd (real clamd)', () => {
 
     it('a pending plan whose completion met a dead clamd has no URL anywhere', async () => {
       const planned = await planAndPut('wait.txt', 'text/plain', EICAR);
-      useClamd(await closedPort());
+      await useClamd(await closedPort());
       expect((await invoke(complete, completeEvent(planned.body.id))).status).toBe(503);
       expect((await invoke(getFile, fileEvent(planned.body.id))).status).toBe(404);
       const list = await invoke(listFiles, createTestEventV2({ path: '/files', token }));
       expect(JSON.stringify(list.body)).not.toContain(planned.body.id);
-      useClamd(clamd.port);
+      await useClamd(clamd.port);
       expect((await invoke(complete, completeEvent(planned.body.id))).status).toBe(422);
     });
   });

@@ -1,34 +1,33 @@
 import { randomBytes } from 'node:crypto';
-import BetterSqlite3 from 'better-sqlite3';
 import { handler as login } from '../../functions/auth-login';
 import { handler as register } from '../../functions/auth-register';
 import { handler as upload } from '../../functions/upload';
+import { getDb } from '../../lib/db/connection';
 import { createTestEventV2, invoke, multipartBody } from '../helpers/events';
 import { pdfBytes, pngBytes } from '../helpers/fixtures';
 import { verifyPresignedUrl } from '../helpers/sigv4';
-import { resetRuntime, startTestStorage, useFreshSqliteDatabase, type TestStorage } from '../helpers/runtime';
+import { resetRuntime, startTestStorage, useFreshDatabase, type TestStorage } from '../helpers/runtime';
 
 let storage: TestStorage;
-let dbFile: string;
 let token: string;
 let userId: string;
 const PUBLIC_ENDPOINT = 'http://localhost:{port}';
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  dbFile = useFreshSqliteDatabase();
+  await useFreshDatabase();
   // Presigned URLs must be signed for the public address, not the internal one.
   process.env.S3_PUBLIC_ENDPOINT = PUBLIC_ENDPOINT.replace('{port}', new URL(storage.endpoint).port);
   process.env.MAX_UPLOAD_BYTES = String(64 * 1024);
   process.env.PRESIGNED_URL_EXPIRE_SECONDS = '600';
-  resetRuntime();
+  await resetRuntime();
   const credentials = { email: 'uploader@example.com', password: 'SecurePassword123!' };
   const created = await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
   userId = created.body.id;
   token = (await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }))).body.access_token;
 });
 afterAll(async () => {
-  resetRuntime();
+  await resetRuntime();
   await storage.close();
 });
 
@@ -72,7 +71,7 @@ describe('POST /upload', () => {
     expect(download.headers.get('content-disposition')).toMatch(/^attachment/);
     expect(Buffer.from(await download.arrayBuffer()).equals(content)).toBe(true);
 
-    const row = new BetterSqlite3(dbFile, { readonly: true }).prepare('SELECT * FROM files WHERE id = ?').get(result.body.id);
+    const row = await getDb().get('SELECT * FROM files WHERE id = ?', result.body.id);
     expect(row).toEqual({
       id: result.body.id,
       owner_id: userId,
@@ -158,11 +157,11 @@ describe('POST /upload', () => {
   });
 
   it('answers 413 instead of storing a truncated file', async () => {
-    const before = countFiles();
+    const before = await countFiles();
     const result = await invoke(upload, uploadEvent([{ name: 'file', filename: 'big.bin', content: randomBytes(64 * 1024 + 1) }]));
     expect(result.status).toBe(413);
     expect(result.body.detail).toContain('MAX_UPLOAD_BYTES');
-    expect(countFiles()).toBe(before);
+    expect(await countFiles()).toBe(before);
     const exact = await invoke(upload, uploadEvent([{ name: 'file', filename: 'exact.bin', content: randomBytes(64 * 1024) }]));
     expect(exact.status).toBe(200);
   });
@@ -203,7 +202,7 @@ describe('POST /upload', () => {
     const png = pngBytes();
     const sniffed = await invoke(upload, uploadEvent([{ name: 'file', filename: 'cat.bin', contentType: 'application/octet-stream', content: png }]));
     expect(sniffed.status).toBe(200);
-    const row = new BetterSqlite3(dbFile, { readonly: true }).prepare('SELECT content_type FROM files WHERE id = ?').get(sniffed.body.id);
+    const row = await getDb().get('SELECT content_type FROM files WHERE id = ?', sniffed.body.id);
     expect(row).toEqual({ content_type: 'image/png' });
     const text = await invoke(upload, uploadEvent([{ name: 'file', filename: 'notes.txt', contentType: 'text/plain', content: 'plain text' }]));
     expect(text.status).toBe(200);
@@ -216,6 +215,6 @@ describe('POST /upload', () => {
   });
 });
 
-function countFiles(): number {
-  return (new BetterSqlite3(dbFile, { readonly: true }).prepare('SELECT COUNT(*) AS n FROM files').get() as { n: number }).n;
+async function countFiles(): Promise<number> {
+  return Number((await getDb().get<{ n: number | string }>('SELECT COUNT(*) AS n FROM files'))!.n);
 }
