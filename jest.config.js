@@ -28,8 +28,8 @@ const common = {
  * Every suite that asks for its database through `useFreshDatabase` (or, for the end-to-end
  * suites that start `npm start`, `runtimeDatabaseEnv`) runs twice: on SQLite and on PostgreSQL.
  * Found by reading the suites, so a suite joins the PostgreSQL run by using the helper, not by
- * being listed here. Suites still on `useFreshSqliteDatabase` (they look inside with
- * better-sqlite3) run on SQLite only until they are ported.
+ * being listed here. Suites without a database (unit, infra) and those about SQLite itself run
+ * once.
  */
 function suitesUsingADatabase() {
   const found = [];

@@ -43,8 +43,12 @@ const increment = (rows: number) => `INSERT INTO throttle_counters (scope, key, 
   RETURNING scope, key, count, expires_at`;
 
 async function incrementAll(db: Queryable, counters: readonly CounterKey[], windowSeconds: number, now: number): Promise<Map<string, Count>> {
-  // Each counter once: PostgreSQL refuses an upsert that would update one row twice.
-  const distinct = [...new Map(counters.map((counter) => [counterId(counter), counter])).values()];
+  // Each counter once (PostgreSQL refuses an upsert that would update one row twice), in one
+  // order for every caller: two statements locking the same rows in opposite orders would
+  // deadlock on PostgreSQL, and this statement runs outside transaction()'s retries.
+  const distinct = [...new Map(counters.map((counter) => [counterId(counter), counter])).entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, counter]) => counter);
   const counts = new Map<string, Count>();
   if (distinct.length === 0) return counts;
   const rows = await db.all<{ scope: string; key: string; count: number; expires_at: number }>(

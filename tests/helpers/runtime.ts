@@ -49,19 +49,6 @@ export async function startTestStorage(bucket = 'uploads'): Promise<TestStorage>
   return { endpoint, bucket, directory, close: () => server.close() };
 }
 
-/**
- * A fresh SQLite file for this test file, set as DATABASE_URL; resolves nothing, returns its path.
- * For suites that look inside with better-sqlite3 and so run on SQLite only (not yet ported to
- * `useFreshDatabase` and `getDb()`, which run on both engines).
- */
-export function useFreshSqliteDatabase(journalMode: 'WAL' | 'DELETE' = 'WAL'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-db-'));
-  const file = path.join(dir, 'test.db');
-  process.env.DATABASE_URL = `sqlite:///${file}`;
-  process.env.SQLITE_JOURNAL_MODE = journalMode;
-  return file;
-}
-
 /** Which engine this run's suites use: the `postgres` Jest project sets TEST_DATABASE (tests/helpers/setup-postgres.ts). */
 export const testDialect = (): 'sqlite' | 'postgres' => (process.env.TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite');
 
