@@ -66,6 +66,11 @@ export interface RouteNeeds {
   readonly mfaKey?: boolean;
   /** Builds absolute links for clients (share URLs): in AWS, gets `APP_URL`. */
   readonly links?: boolean;
+  /**
+   * Names the bucket's origin to browsers (the web client's CSP `connect-src`, for direct
+   * uploads): gets `S3_BUCKET` and `S3_REGION`, and no grant at all.
+   */
+  readonly storageOrigin?: boolean;
 }
 
 export interface RouteDocs {
@@ -618,6 +623,27 @@ export const routes: readonly Route[] = [
     needs: {},
     hidden: true,
     docs: { summary: 'Swagger UI assets', tag: 'meta', responses: { 200: { description: 'Asset' } } },
+  },
+  // The web client: its page and its own asset folder only (no catch-all, so an unknown path
+  // still answers 404 JSON). Served by the API itself: same origin, so no API CORS, and a CSP
+  // of 'self' (README, "Web client").
+  {
+    method: 'GET',
+    path: '/',
+    handler: 'web',
+    auth: false,
+    needs: { storageOrigin: true },
+    hidden: true,
+    docs: { summary: 'The web client (HTML page)', tag: 'meta', responses: { 200: { description: 'HTML page', contentType: 'text/html' } } },
+  },
+  {
+    method: 'GET',
+    path: '/assets/{file}',
+    handler: 'web',
+    auth: false,
+    needs: { storageOrigin: true },
+    hidden: true,
+    docs: { summary: 'The web client assets', tag: 'meta', responses: { 200: { description: 'Asset' } }, errors: [404] },
   },
 ];
 
