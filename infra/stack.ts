@@ -274,6 +274,14 @@ export class SecureUploadStack extends Stack {
       logRemovalPolicy: settings.removalPolicy,
     });
 
+    // The web client is served by this API (GET /, functions/web.ts), and its browsers upload
+    // straight to the bucket: the bucket's CORS allows the API's own origin, and APP_URL's when
+    // set. The bucket refers to the API resource, which refers to no function: no cycle.
+    storage.allowBrowserOrigins([
+      `https://${api.api.apiId}.execute-api.${this.region}.${this.urlSuffix}`,
+      ...(settings.appUrl ? [new URL(settings.appUrl).origin] : []),
+    ]);
+
     // Links in mails and share URLs point at the API itself unless -c appUrl names a front end or
     // domain. The API resource does not depend on the functions (its routes and stage do), so
     // this adds no cycle.
