@@ -20,6 +20,8 @@ import { cleanEnv, startLocalProcess, type LocalProcess } from '../e2e/local-pro
 
 // What the functions passed to page.evaluate use of the DOM (the suite compiles without the DOM lib).
 declare const localStorage: { readonly length: number; key(index: number): string | null; getItem(key: string): string | null };
+declare const DataTransfer: new () => { items: { add(file: unknown): void } };
+declare const File: new (parts: string[], name: string, options: { type: string }) => unknown;
 declare const MutationObserver: new (callback: (mutations: { target: unknown }[]) => void) => {
   observe(target: unknown, options: { subtree: boolean; childList: boolean; attributes: boolean; attributeFilter: string[] }): void;
   disconnect(): void;
@@ -63,6 +65,8 @@ describeWithChromium('web client in Chromium', () => {
         MULTIPART_THRESHOLD_BYTES: String(5 * MiB),
         // Two wrong passwords, then the CAPTCHA: the browser has to solve one.
         LOGIN_MAX_FAILURES: '2',
+        // The shortest the API allows, so the scheduled refresh happens during the suite.
+        ACCESS_TOKEN_EXPIRE_SECONDS: '30',
         // An allow-list without the app: the runtime must add the app's own origin to the
         // embedded storage's CORS, or the direct upload below fails.
         CORS_ORIGINS: 'https://elsewhere.example',
@@ -130,6 +134,19 @@ describeWithChromium('web client in Chromium', () => {
     expect(requests).toContain(`POST ${app}/upload`);
   });
 
+  test('a file dropped on the upload form uploads too', async () => {
+    const dataTransfer = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['dropped bytes\n'], 'dropped.txt', { type: 'text/plain' }));
+      return transfer;
+    });
+    const zone = page.getByRole('form', { name: 'Upload files' });
+    await zone.dispatchEvent('dragover', { dataTransfer });
+    await zone.dispatchEvent('drop', { dataTransfer });
+    await page.getByRole('progressbar', { name: 'dropped.txt' }).waitFor();
+    await row('dropped.txt').waitFor();
+  });
+
   test('a larger file goes straight to storage in parallel multipart parts, with progress', async () => {
     // Slow the uplink (40 MB/s) so that progress is seen between 0 and 100.
     const cdp = await context.newCDPSession(page);
@@ -188,7 +205,7 @@ describeWithChromium('web client in Chromium', () => {
     expect(await items.count()).toBe(20);
     await page.getByRole('button', { name: 'Load more' }).click();
     await row('small.txt').waitFor();
-    expect(await items.count()).toBe(22);
+    expect(await items.count()).toBe(23);
     expect(await page.getByRole('button', { name: 'Load more' }).count()).toBe(0);
   });
 
@@ -285,7 +302,16 @@ describeWithChromium('web client in Chromium', () => {
     expect(stored).toEqual(['secure-upload.refresh_token']);
   });
 
+  test('the access token is refreshed before it expires, with no user action', async () => {
+    // ACCESS_TOKEN_EXPIRE_SECONDS=30: the page refreshes at 80%, 24 s after the last one.
+    const refreshed = await page.waitForRequest((request) => request.method() === 'POST' && request.url() === `${app}/auth/refresh`, { timeout: 35_000 });
+    expect((await refreshed.response())?.status()).toBe(200);
+    await page.getByRole('link', { name: 'Files' }).click();
+    await row('note-19.txt').waitFor(); // the new access token works (newest first: page one)
+  }, 45_000);
+
   test('delete the account: back to sign in, and the password no longer works', async () => {
+    await page.getByRole('link', { name: 'Account' }).click();
     await page.getByLabel('Password to confirm').fill(NEW_PASSWORD);
     await page.getByRole('button', { name: 'Delete account' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();

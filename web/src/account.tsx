@@ -80,8 +80,8 @@ export function Account({ status }: { status: StatusApi }) {
   async function revoke(session: Session): Promise<void> {
     try {
       await call(`/auth/sessions/${encodeURIComponent(session.id)}`, { method: 'DELETE' });
-      status.info('Session ended');
       await loadSessions();
+      status.info('Session ended');
     } catch (error) {
       status.error(error);
     }

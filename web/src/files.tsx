@@ -120,6 +120,7 @@ export function Files({ status }: { status: StatusApi }) {
       <section class="card" aria-labelledby="upload-title">
         <h1 id="upload-title">Upload</h1>
         <form
+          aria-label="Upload files"
           class={dragging ? 'drop dragging' : 'drop'}
           onSubmit={(event) => {
             event.preventDefault();

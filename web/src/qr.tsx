@@ -5,7 +5,7 @@ import { encode } from 'uqr';
  * Dark modules on a white square with a quiet zone, whatever the page's colour scheme.
  */
 export function QrCode({ value, label }: { value: string; label: string }) {
-  const { size, data } = encode(value, { ecc: 'M', border: 2 });
+  const { size, data } = encode(value, { ecc: 'M', border: 4 });
   let d = '';
   data.forEach((row, y) => row.forEach((dark, x) => {
     if (dark) d += `M${x} ${y}h1v1h-1z`;
