@@ -524,7 +524,8 @@ export const routes: readonly Route[] = [
     docs: {
       summary:
         'Open a share link: counts one download and redirects to a fresh presigned download (attachment, valid at most 300 s). ' +
-        'Unknown, expired, revoked and used-up links are one 404; a password-protected one is 401 (use POST)',
+        'Unknown, expired, revoked and used-up links are one 404; a password-protected one is 401 (use POST), ' +
+        "or for a browser's page load (Accept: text/html) a 303 to the web client's password form",
       tag: 'shares',
       responses: {
         302: {
@@ -534,6 +535,10 @@ export const routes: readonly Route[] = [
             'Cache-Control': 'no-store',
             'Referrer-Policy': 'no-referrer',
           },
+        },
+        303: {
+          description: 'A password-protected link opened in a browser (Accept: text/html): to the web client, which asks for the password',
+          headers: { Location: '/#/s/{token}', 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' },
         },
       },
       errors: [401, 404],

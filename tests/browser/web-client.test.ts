@@ -235,6 +235,32 @@ describeWithChromium('web client in Chromium', () => {
     expect(sha(Buffer.from(await followed.arrayBuffer()))).toBe(sha(large));
   });
 
+  test('a password-protected link opened in another browser asks for the password, then downloads', async () => {
+    await row('small.txt').getByRole('button', { name: 'Share' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Share small.txt' });
+    await dialog.getByLabel('Link password (optional)').fill('link-password-42');
+    await dialog.getByRole('button', { name: 'Create link' }).click();
+    const link = await dialog.getByLabel('Share link').inputValue();
+    await dialog.getByRole('button', { name: 'Close' }).click();
+
+    const recipient = await browser.newContext({ acceptDownloads: true });
+    try {
+      const other = await recipient.newPage();
+      other.on('pageerror', (error) => problems.push(`recipient pageerror: ${error.message}`));
+      other.on('console', (message) => {
+        if (message.type() === 'error' || message.type() === 'warning') problems.push(`recipient console.${message.type()}: ${message.text()}`);
+      });
+      await other.goto(link); // GET /s/{token} -> 303 -> /#/s/{token}
+      await other.getByRole('heading', { name: 'Shared file' }).waitFor();
+      await other.getByLabel('Link password').fill('link-password-42');
+      const [download] = await Promise.all([other.waitForEvent('download'), other.getByRole('button', { name: 'Download' }).click()]);
+      expect(download.suggestedFilename()).toBe('small.txt');
+      expect(sha(fs.readFileSync(await download.path()))).toBe(sha(small));
+    } finally {
+      await recipient.close();
+    }
+  });
+
   test('delete asks first, then the file is gone', async () => {
     await row('large.bin').getByRole('button', { name: 'Delete' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete large.bin?' });

@@ -3,12 +3,18 @@ import { useEffect, useState } from 'preact/hooks';
 import { Account } from './account';
 import { hasStoredSession, onAuthChange, refresh, signOut } from './api';
 import { Files } from './files';
+import { OpenShare } from './open-share';
 import { SignIn } from './sign-in';
 import { Status, useStatus } from './status';
 import './style.css';
 
-type Page = 'files' | 'account';
-const pageFromHash = (): Page => (location.hash === '#/account' ? 'account' : 'files');
+type Page = 'files' | 'account' | { share: string };
+/** `#/account`, `#/s/{token}` (a password-protected share link, from GET /s/{token}), else files. */
+const pageFromHash = (): Page => {
+  const share = /^#\/s\/([\w-]+)$/.exec(location.hash);
+  if (share?.[1]) return { share: share[1] };
+  return location.hash === '#/account' ? 'account' : 'files';
+};
 
 function App() {
   // 'unknown' while a stored refresh token is being tried after a reload.
@@ -33,7 +39,8 @@ function App() {
     return () => window.removeEventListener('hashchange', follow);
   }, []);
   useEffect(() => {
-    document.title = auth !== 'in' ? 'Sign in · Secure Upload' : page === 'account' ? 'Account · Secure Upload' : 'Files · Secure Upload';
+    document.title =
+      typeof page === 'object' ? 'Shared file · Secure Upload' : auth !== 'in' ? 'Sign in · Secure Upload' : page === 'account' ? 'Account · Secure Upload' : 'Files · Secure Upload';
   }, [auth, page]);
 
   return (
@@ -59,8 +66,14 @@ function App() {
       </header>
       <main id="main" tabIndex={-1}>
         <Status status={status} />
-        {auth === 'unknown' && <p aria-busy="true">Restoring your session…</p>}
-        {auth === 'out' && <SignIn status={status} />}
+        {typeof page === 'object' ? (
+          <OpenShare token={page.share} status={status} />
+        ) : (
+          <>
+            {auth === 'unknown' && <p aria-busy="true">Restoring your session…</p>}
+            {auth === 'out' && <SignIn status={status} />}
+          </>
+        )}
         {auth === 'in' && page === 'files' && <Files status={status} />}
         {auth === 'in' && page === 'account' && <Account status={status} />}
       </main>
