@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { handler as web } from '../../functions/web';
 import { routes } from '../../functions/routes';
 import { resetWebAssets } from '../../lib/web-assets';
@@ -82,6 +84,10 @@ describe('GET /', () => {
     await resetRuntime();
     const result = await page();
     expect(result.headers['content-security-policy']).toContain("connect-src 'self' https://uploads-bucket.s3.eu-west-1.amazonaws.com;");
+    // ... which is where the SDK points presigned URLs in AWS (no endpoint configured).
+    const client = new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } });
+    const presigned = await getSignedUrl(client, new PutObjectCommand({ Bucket: 'uploads-bucket', Key: 'user/file' }));
+    expect(new URL(presigned).origin).toBe('https://uploads-bucket.s3.eu-west-1.amazonaws.com');
   });
 
   it('answers 503 JSON, not 500, when the client was never built', async () => {

@@ -190,7 +190,7 @@ export function Files({ status }: { status: StatusApi }) {
                 </span>
               </div>
               <div class="actions">
-                <button type="button" class="secondary small" aria-describedby={undefined} onClick={() => void download(file)}>
+                <button type="button" class="secondary small" onClick={() => void download(file)}>
                   Download
                 </button>
                 <button type="button" class="secondary small" onClick={() => setSharing(file)}>
