@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { generateSync } from '@otplib/totp';
@@ -43,6 +44,18 @@ let page: Page;
 const problems: string[] = [];
 /** Requests the page made, `METHOD url`. */
 const requests: string[] = [];
+
+/** Bytes as they travel (fetch would decompress them, and the answer is chunked). */
+const rawGet = (url: string, headers: Record<string, string>) =>
+  new Promise<{ size: number; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+    http
+      .get(url, { headers }, (response) => {
+        let size = 0;
+        response.on('data', (chunk: Buffer) => (size += chunk.length));
+        response.on('end', () => resolve({ size, headers: response.headers }));
+      })
+      .on('error', reject);
+  });
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const small = Buffer.from('Hello from the browser test.\n'.repeat(40));
@@ -106,6 +119,20 @@ describeWithChromium('web client in Chromium', () => {
     expect(csp).toContain(`connect-src 'self' ${new URL(storage).origin}`);
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toContain('unsafe-inline');
+
+    // What a first visit downloads stays small: the page, its script and its stylesheet,
+    // gzipped as served (the CAPTCHA solver and the QR encoder load only when needed).
+    const html = await (await fetch(`${app}/`)).text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+\.(?:js|css))"/g)].map((match) => match[1]);
+    expect(assets).toHaveLength(2);
+    let total = Buffer.byteLength(html);
+    for (const asset of assets) {
+      const { size, headers } = await rawGet(`${app}${asset}`, { 'Accept-Encoding': 'gzip' });
+      expect([headers['content-encoding'], headers['cache-control']]).toEqual(['gzip', 'public, max-age=31536000, immutable']);
+      expect(size).toBeGreaterThan(500);
+      total += size;
+    }
+    expect(total).toBeLessThan(25 * 1024);
 
     const unknown = await fetch(`${app}/no/such/route`);
     expect(unknown.status).toBe(404);
