@@ -66,6 +66,11 @@ export interface RouteNeeds {
   readonly mfaKey?: boolean;
   /** Builds absolute links for clients (share URLs): in AWS, gets `APP_URL`. */
   readonly links?: boolean;
+  /**
+   * Names the bucket's origin to browsers (the web client's CSP `connect-src`, for direct
+   * uploads): gets `S3_BUCKET` and `S3_REGION`, and no grant at all.
+   */
+  readonly storageOrigin?: boolean;
 }
 
 export interface RouteDocs {
@@ -519,7 +524,8 @@ export const routes: readonly Route[] = [
     docs: {
       summary:
         'Open a share link: counts one download and redirects to a fresh presigned download (attachment, valid at most 300 s). ' +
-        'Unknown, expired, revoked and used-up links are one 404; a password-protected one is 401 (use POST)',
+        'Unknown, expired, revoked and used-up links are one 404; a password-protected one is 401 (use POST), ' +
+        "or for a browser's page load (Accept: text/html) a 303 to the web client's password form",
       tag: 'shares',
       responses: {
         302: {
@@ -529,6 +535,10 @@ export const routes: readonly Route[] = [
             'Cache-Control': 'no-store',
             'Referrer-Policy': 'no-referrer',
           },
+        },
+        303: {
+          description: 'A password-protected link opened in a browser (Accept: text/html): to the web client, which asks for the password',
+          headers: { Location: '/#/s/{token}', 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' },
         },
       },
       errors: [401, 404],
@@ -618,6 +628,27 @@ export const routes: readonly Route[] = [
     needs: {},
     hidden: true,
     docs: { summary: 'Swagger UI assets', tag: 'meta', responses: { 200: { description: 'Asset' } } },
+  },
+  // The web client: its page and its own asset folder only (no catch-all, so an unknown path
+  // still answers 404 JSON). Served by the API itself: same origin, so no API CORS, and a CSP
+  // of 'self' (README, "Web client").
+  {
+    method: 'GET',
+    path: '/',
+    handler: 'web',
+    auth: false,
+    needs: { storageOrigin: true },
+    hidden: true,
+    docs: { summary: 'The web client (HTML page)', tag: 'meta', responses: { 200: { description: 'HTML page', contentType: 'text/html' } } },
+  },
+  {
+    method: 'GET',
+    path: '/assets/{file}',
+    handler: 'web',
+    auth: false,
+    needs: { storageOrigin: true },
+    hidden: true,
+    docs: { summary: 'The web client assets', tag: 'meta', responses: { 200: { description: 'Asset' } }, errors: [404] },
   },
 ];
 

@@ -51,6 +51,7 @@ export function functionNeeds(table: readonly Route[], handler: string): RouteNe
     ...(rows.some((route) => route.needs.mail) ? { mail: true } : {}),
     ...(rows.some((route) => route.needs.mfaKey) ? { mfaKey: true } : {}),
     ...(rows.some((route) => route.needs.links) ? { links: true } : {}),
+    ...(rows.some((route) => route.needs.storageOrigin) ? { storageOrigin: true } : {}),
   };
 }
 
@@ -171,6 +172,7 @@ export class SecureUploadStack extends Stack {
         logRetention: settings.logRetention,
         logRemovalPolicy: settings.removalPolicy,
         withSwaggerUi: handler === 'docs',
+        withWebClient: handler === 'web',
         // bcrypt cost 12 is CPU-bound; Lambda's CPU scales with memory and 1769 MB is one full
         // vCPU (~350 ms per hash there, ~3x slower at 512 MB). Uploads buffer up to ~4.7 MB
         // through base64 and multipart parsing, hence room beyond the default.
@@ -184,7 +186,7 @@ export class SecureUploadStack extends Stack {
           ...(settings.corsOrigins.length > 0 ? { CORS_ORIGINS: settings.corsOrigins.join(',') } : {}),
           // One value for the whole deployment: login enforces what register promised.
           ...(needs.db ? { DATABASE_URL, SQLITE_JOURNAL_MODE: 'DELETE', EMAIL_VERIFICATION: settings.emailVerification } : {}),
-          ...(needs.s3 ? { S3_BUCKET: storage.bucket.bucketName, S3_REGION: this.region } : {}),
+          ...(needs.s3 || needs.storageOrigin ? { S3_BUCKET: storage.bucket.bucketName, S3_REGION: this.region } : {}),
           // Only the functions that store files ask the scanner; the others serve by scan_status.
           ...(settings.scanner === 'guardduty' && needs.s3?.includes('PutObject') ? { SCANNER: 'guardduty' } : {}),
           ...(needs.mail && mail ? { MAIL_TRANSPORT: 'ses', MAIL_FROM: settings.mailFrom ?? '', MAIL_QUEUE_URL: mail.queue.queueUrl } : {}),
@@ -271,6 +273,14 @@ export class SecureUploadStack extends Stack {
       logRetention: settings.logRetention,
       logRemovalPolicy: settings.removalPolicy,
     });
+
+    // The web client is served by this API (GET /, functions/web.ts), and its browsers upload
+    // straight to the bucket: the bucket's CORS allows the API's own origin, and APP_URL's when
+    // set. The bucket refers to the API resource, which refers to no function: no cycle.
+    storage.allowBrowserOrigins([
+      `https://${api.api.apiId}.execute-api.${this.region}.${this.urlSuffix}`,
+      ...(settings.appUrl ? [new URL(settings.appUrl).origin] : []),
+    ]);
 
     // Links in mails and share URLs point at the API itself unless -c appUrl names a front end or
     // domain. The API resource does not depend on the functions (its routes and stage do), so

@@ -35,6 +35,8 @@ export interface ApiFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'r
   readonly logRemovalPolicy: RemovalPolicy;
   /** Bundle Swagger UI's files beside the handler (the docs function). */
   readonly withSwaggerUi?: boolean;
+  /** Build the web client (`web/`, Vite) if its build is stale and copy it beside the handler (the web function). */
+  readonly withWebClient?: boolean;
 }
 
 /**
@@ -58,7 +60,7 @@ export const BUNDLE_OPTIONS = { format: OutputFormat.CJS, target: 'node22', mini
  */
 export class ApiFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ApiFunctionProps) {
-    const { handlerName, driverLayer, tracing = false, logRetention, logRemovalPolicy, withSwaggerUi, bundling, environment, layers, ...rest } = props;
+    const { handlerName, driverLayer, tracing = false, logRetention, logRemovalPolicy, withSwaggerUi, withWebClient, bundling, environment, layers, ...rest } = props;
     const logGroup = new LogGroup(scope, `${id}Logs`, { retention: logRetention, removalPolicy: logRemovalPolicy });
     super(scope, id, {
       memorySize: 512,
@@ -95,7 +97,18 @@ export class ApiFunction extends NodejsFunction {
         // Keeps the SDK inside the bundle: the runtime's copy may predate options we rely on.
         bundleAwsSDK: true,
         ...bundling,
-        commandHooks: withSwaggerUi
+        commandHooks: withWebClient
+          ? {
+              beforeBundling: () => [],
+              beforeInstall: () => [],
+              // web/build.ts rebuilds only when the sources changed (a hash in web/dist), under a lock.
+              afterBundling: (inputDir: string, outputDir: string) => [
+                `cd "${inputDir}" && node --import tsx web/build.ts`,
+                `mkdir -p "${outputDir}/web"`,
+                `cp -R "${inputDir}/web/dist/." "${outputDir}/web/"`,
+              ],
+            }
+          : withSwaggerUi
           ? {
               beforeBundling: () => [],
               beforeInstall: () => [],

@@ -1,6 +1,6 @@
 import type { S3Action } from '../../functions/routes';
 import { STAGING_PREFIX } from '../../lib/storage/keys';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Validations } from 'aws-cdk-lib';
 import { PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
@@ -8,7 +8,10 @@ import { Construct } from 'constructs';
 
 export interface StorageProps {
   readonly removalPolicy: RemovalPolicy;
-  /** Origins whose browsers PUT/POST to presigned upload URLs and GET downloads. */
+  /**
+   * Origins whose browsers PUT/POST to presigned upload URLs and GET downloads (more may be added
+   * with {@link Storage.allowBrowserOrigins}, such as the API's own for the web client).
+   */
   readonly corsOrigins: readonly string[];
   /** How long S3 server access logs are kept. */
   readonly accessLogRetention: Duration;
@@ -61,21 +64,31 @@ export class Storage extends Construct {
         { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(8) },
         { id: 'expire-unverified-staging-objects', prefix: STAGING_PREFIX, expiration: Duration.days(8) },
       ],
-      cors:
-        props.corsOrigins.length > 0
-          ? [
-              {
-                allowedOrigins: [...props.corsOrigins],
-                allowedMethods: [HttpMethods.PUT, HttpMethods.POST, HttpMethods.GET, HttpMethods.HEAD],
-                allowedHeaders: ['*'],
-                exposedHeaders: ['ETag'],
-                maxAge: 3600,
-              },
-            ]
-          : undefined,
       removalPolicy: props.removalPolicy,
       // Only a stage that asked to be destroyed may empty the bucket on the way out.
       autoDeleteObjects: destroy,
+    });
+    this.allowBrowserOrigins(props.corsOrigins);
+  }
+
+  private readonly browserOrigins: string[] = [];
+
+  /**
+   * Lets browsers on these origins send presigned uploads straight to the bucket (PUT for
+   * single uploads and multipart parts, POST) and read it (GET, HEAD), reading the ETag of each
+   * part. One CORS rule holds every origin; values may be tokens (the API's own URL).
+   */
+  allowBrowserOrigins(origins: readonly string[]): void {
+    const first = this.browserOrigins.length === 0;
+    this.browserOrigins.push(...origins.filter((origin) => !this.browserOrigins.includes(origin)));
+    if (!first || this.browserOrigins.length === 0) return;
+    this.bucket.addCorsRule({
+      // Read at synthesis: origins added later land in this same rule.
+      allowedOrigins: Lazy.list({ produce: () => this.browserOrigins }),
+      allowedMethods: [HttpMethods.PUT, HttpMethods.POST, HttpMethods.GET, HttpMethods.HEAD],
+      allowedHeaders: ['*'],
+      exposedHeaders: ['ETag'],
+      maxAge: 3600,
     });
   }
 

@@ -38,6 +38,11 @@ export interface EmbeddedS3Options {
 
 export interface EmbeddedS3 {
   readonly port: number;
+  /**
+   * Replaces the bucket's CORS origins (empty means any). The local runtime adds the web
+   * client's own origin once the API's port is known (after this server started).
+   */
+  allowOrigins(origins: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -94,7 +99,11 @@ interface FilesystemStore {
   putPart(bucket: string, uploadId: string, partNumber: number | string, content: Readable): Promise<{ size: number; md5: string }>;
   putObjectMultipart(bucket: string, uploadId: string, parts: Array<{ number: number; etag: string }>): Promise<unknown>;
   getSubresource(bucket: string, key: undefined, type: 'cors'): Promise<{ matchRule(origin: string, method: string): CorsRule | undefined } | null>;
+  putSubresource(bucket: string, key: undefined, resource: unknown): Promise<void>;
 }
+
+/** s3rver's bucket configuration models (CORS and website documents), parsed and validated. */
+const { getConfigModel } = require('s3rver/lib/models/config') as { getConfigModel(type: 'cors'): { validate(xml: string): unknown } };
 
 /** s3rver is a Koa application; this is what of Koa it needs here. */
 interface KoaApp {
@@ -188,6 +197,7 @@ export async function startEmbeddedS3(options: EmbeddedS3Options): Promise<Embed
   });
   return {
     port: (server.address() as AddressInfo).port,
+    allowOrigins: (origins) => store.putSubresource(options.bucket, undefined, getConfigModel('cors').validate(corsConfiguration(origins))),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import { ConfigError } from '../../lib/config';
+import { ensureWebBuild } from '../../web/build';
 import { startLocalRuntime } from './runtime';
 
 async function main(): Promise<void> {
@@ -29,9 +30,12 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 
+  // The web client at / is built from web/ on first start and whenever its sources change.
+  await ensureWebBuild({ log: (line) => console.log(line) });
   runtime = await startLocalRuntime({ log: (line) => console.log(line) });
 
   for (const note of runtime.notes) console.log(note);
+  console.log(`App:     ${runtime.apiUrl}/`);
   console.log(`API:     ${runtime.apiUrl}`);
   console.log(`Docs:    ${runtime.docsUrl}`);
   console.log(`Storage: ${runtime.s3Url}`);

@@ -97,6 +97,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       env.APP_URL = api.url;
       resetConfig();
     }
+    // The web client at / uploads straight to storage from the API's origin: with a CORS_ORIGINS
+    // allow-list (not `*`), the embedded server must allow that origin too.
+    const origins = config.corsOrigins;
+    if (embedded && origins.length > 0 && !origins.includes('*')) {
+      await embedded.allowOrigins([...new Set([...origins, ...appOrigins(api.url, getConfig().appUrl)])]);
+    }
     if (getConfig().mail.transport === 'outbox') notes.push(`Mail goes to ${path.join(dataDir, 'mail')} (*.eml) and is summarized here`);
     const sweeper = startSweeper(options.log);
     return {
@@ -118,6 +124,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await closeDb();
     throw error;
   }
+}
+
+/**
+ * The origins a browser may show the web client under: the API's URL and APP_URL, and for a
+ * loopback address both of its names (people type localhost, the runtime prints 127.0.0.1).
+ */
+export function appOrigins(apiUrl: string, appUrl: string | undefined): string[] {
+  const origins = new Set<string>();
+  for (const url of [apiUrl, appUrl ?? apiUrl]) {
+    const parsed = new URL(url);
+    origins.add(parsed.origin);
+    if (['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname)) {
+      for (const name of ['127.0.0.1', 'localhost', '[::1]']) origins.add(`${parsed.protocol}//${name}${parsed.port ? `:${parsed.port}` : ''}`);
+    }
+  }
+  return [...origins];
 }
 
 /**

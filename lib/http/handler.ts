@@ -45,10 +45,36 @@ export type ApiHandler = MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProx
 
 /**
  * Middy's helmet-style defaults, less: its HTML CSP (which would break Swagger UI; every
- * response gets a CSP from API_DEFAULT_HEADERS or the docs page's own), and its empty
- * reporting headers (no report endpoint exists).
+ * response gets a CSP from API_DEFAULT_HEADERS or the docs page's own), its empty
+ * reporting headers (no report endpoint exists), and its Permissions-Policy (see below).
  */
-const SECURITY_HEADERS = { poweredBy: false, contentSecurityPolicy: false, reportingEndpoints: false, reportTo: false };
+const SECURITY_HEADERS = { poweredBy: false, contentSecurityPolicy: false, reportingEndpoints: false, reportTo: false, permissionsPolicy: false };
+
+/**
+ * The Permissions-Policy of HTML pages, unless the handler sets its own (the web client allows
+ * itself the clipboard). Middy's list names a dozen features browsers no longer know, each of
+ * which Chromium reports as a console error on every page, and it cannot be shortened (options
+ * merge into it), so this middleware sets the header instead.
+ */
+export const HTML_PERMISSIONS_POLICY = [
+  'accelerometer', 'autoplay', 'camera', 'clipboard-read', 'clipboard-write', 'display-capture', 'encrypted-media', 'fullscreen',
+  'gamepad', 'geolocation', 'gyroscope', 'hid', 'idle-detection', 'magnetometer', 'microphone', 'midi', 'payment', 'picture-in-picture',
+  'publickey-credentials-get', 'screen-wake-lock', 'serial', 'sync-xhr', 'usb', 'xr-spatial-tracking',
+]
+  .map((feature) => `${feature}=()`)
+  .join(', ');
+
+function htmlPermissionsPolicy(): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context> {
+  const apply = (request: ApiRequest) => {
+    const headers = request.response?.headers;
+    if (!headers) return;
+    const type = headers['Content-Type'] ?? headers['content-type'];
+    if (typeof type === 'string' && type.includes('text/html') && headers['Permissions-Policy'] === undefined) {
+      headers['Permissions-Policy'] = HTML_PERMISSIONS_POLICY;
+    }
+  };
+  return { after: apply, onError: apply };
+}
 
 /** Authentication before parsing, so anonymous callers never make us parse a body. */
 const STEP_ORDER = ['auth', 'query', 'body', 'form'] as const;
@@ -72,6 +98,8 @@ export function httpHandler<const O extends HandlerOptions>(
   chain
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(accessLog())
+    // Registered before the security headers, so its `after` runs after theirs.
+    .use(htmlPermissionsPolicy())
     .use(httpSecurityHeaders(SECURITY_HEADERS))
     .use(problemDetails());
   for (const name of STEP_ORDER) {

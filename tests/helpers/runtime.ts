@@ -29,6 +29,8 @@ export interface TestStorage {
   readonly endpoint: string;
   readonly bucket: string;
   readonly directory: string;
+  /** The bucket's CORS origins (empty: any), as the local runtime sets them. */
+  allowOrigins(origins: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,7 +48,7 @@ export async function startTestStorage(bucket = 'uploads'): Promise<TestStorage>
     S3_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
     S3_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
   });
-  return { endpoint, bucket, directory, close: () => server.close() };
+  return { endpoint, bucket, directory, allowOrigins: (origins) => server.allowOrigins(origins), close: () => server.close() };
 }
 
 /** Which engine this run's suites use: the `postgres` Jest project sets TEST_DATABASE (tests/helpers/setup-postgres.ts). */

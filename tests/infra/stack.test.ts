@@ -367,7 +367,18 @@ describe('bucket', () => {
         ]),
       },
       CorsConfiguration: {
-        CorsRules: [Match.objectLike({ AllowedOrigins: ['https://app.example.com'], AllowedMethods: Match.arrayWith(['PUT', 'POST', 'GET']) })],
+        CorsRules: [
+          Match.objectLike({
+            // corsOrigins, and the API's own origin: the web client (GET /) uploads straight to the bucket.
+            AllowedOrigins: [
+              'https://app.example.com',
+              { 'Fn::Join': ['', ['https://', { Ref: Match.stringLikeRegexp('^HttpApi') }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]] },
+            ],
+            AllowedMethods: ['PUT', 'POST', 'GET', 'HEAD'],
+            AllowedHeaders: ['*'],
+            ExposedHeaders: ['ETag'],
+          }),
+        ],
       },
     });
     template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
@@ -388,6 +399,14 @@ describe('bucket', () => {
     const env = (upload?.props.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env.S3_BUCKET).toEqual({ Ref: expect.stringMatching(/^StorageUploads/) });
     expect(env.S3_REGION).toEqual({ Ref: 'AWS::Region' });
+  });
+
+  it("tells the web client's function where the bucket is (its CSP names it) and grants it nothing on it", () => {
+    const web = apiFunctions().get('web');
+    const env = (web?.props.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env.S3_BUCKET).toEqual({ Ref: expect.stringMatching(/^StorageUploads/) });
+    expect(env.S3_REGION).toEqual({ Ref: 'AWS::Region' });
+    expect(actionsOf('web').filter((action) => action.startsWith('s3:'))).toEqual([]);
   });
 });
 

@@ -274,4 +274,24 @@ describe('browsers', () => {
     const refused = await fetch(url, { method: 'PUT', headers: { ...origin, 'Content-Type': 'text/plain' }, body: 'abcd' });
     expect([refused.status, refused.headers.get('access-control-allow-origin')]).toEqual([403, '*']);
   });
+
+  it("with an allow-list, answer the web client's origin and no other (as the local runtime sets it)", async () => {
+    const app = 'http://127.0.0.1:8000';
+    await storage.allowOrigins(['https://front.example', app]);
+    try {
+      const url = await presignPut('cors/b.png', 4);
+      const ask = (origin: string) =>
+        fetch(url, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'content-type' } });
+      const allowed = await ask(app);
+      // (s3rver answers a matched preflight with `*`, AWS with the origin: both let the browser on.)
+      expect([allowed.status, allowed.headers.get('access-control-allow-methods'), allowed.headers.get('access-control-allow-headers')]).toEqual([200, 'GET, HEAD, PUT, POST', 'content-type']);
+      expect(['*', app]).toContain(allowed.headers.get('access-control-allow-origin'));
+      const put = await fetch(url, { method: 'PUT', headers: { Origin: app, 'Content-Type': 'image/png' }, body: 'abcd' });
+      expect([put.status, put.headers.get('access-control-allow-origin'), put.headers.get('access-control-expose-headers')]).toEqual([200, app, 'ETag']);
+      const other = await ask('https://elsewhere.example');
+      expect([other.status, other.headers.get('access-control-allow-origin')]).toEqual([403, null]);
+    } finally {
+      await storage.allowOrigins([]);
+    }
+  });
 });

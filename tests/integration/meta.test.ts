@@ -54,7 +54,8 @@ describe('GET /openapi.json', () => {
     const doc = (await invoke(openapi, createTestEventV2({ path: '/openapi.json' }))).body;
     const open = doc.paths['/s/{token}'].get;
     expect(open.security).toBeUndefined();
-    expect(Object.keys(open.responses).sort()).toEqual(['302', '401', '404', '500']);
+    expect(Object.keys(open.responses).sort()).toEqual(['302', '303', '401', '404', '500']);
+    expect(open.responses['303'].headers.Location.description).toBe('/#/s/{token}'); // a browser's page load: the web client's password form
     expect(Object.keys(open.responses['302'].headers).sort()).toEqual(['Cache-Control', 'Location', 'Referrer-Policy']);
     expect(open.responses['302'].content).toBeUndefined();
     expect(open.responses['401'].headers['WWW-Authenticate'].description).toMatch(/SharePassword/);

@@ -326,6 +326,22 @@ describe('GET /s/{token}', () => {
     expect(await sql('SELECT downloads FROM shares WHERE id = ?', link.id)).toEqual([{ downloads: 0 }]);
   });
 
+  it("sends a browser's page load of a protected share to the web client's password form, and counts nothing", async () => {
+    const file = await uploadFile(alice);
+    const link = await share(alice, file.id, { password: sharePassword });
+    const result = await call('share-open', {
+      path: `/s/${link.token}`,
+      routeKey: 'GET /s/{token}',
+      pathParameters: { token: link.token },
+      headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+    });
+    expect([result.status, result.headers.location, result.headers['cache-control']]).toEqual([303, `/#/s/${link.token}`, 'no-store']);
+    expect(sql('SELECT downloads FROM shares WHERE id = ?', link.id)).toEqual([{ downloads: 0 }]);
+    // An unknown link stays a 404 for browsers too, and an open one still redirects to the file.
+    const unknown = await call('share-open', { path: '/s/nope', routeKey: 'GET /s/{token}', pathParameters: { token: 'nope' }, headers: { accept: 'text/html' } });
+    expect(unknown.status).toBe(404);
+  });
+
   it('counts down max_downloads: then 404, on GET and POST alike', async () => {
     const file = await uploadFile(alice);
     const link = await share(alice, file.id, { max_downloads: 2 });

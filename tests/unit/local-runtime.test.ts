@@ -1,6 +1,7 @@
 import { routes } from '../../functions/routes';
 import { isTextContentType } from '../../infra/local/event';
 import { startApiServer } from '../../infra/local/server';
+import { appOrigins } from '../../infra/local/runtime';
 import { Router } from '../../infra/local/routing';
 import { multipartBoundary } from '../../lib/http/multipart';
 
@@ -62,5 +63,12 @@ describe('API Gateway emulation', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('appOrigins', () => {
+  it("lists the web client's origins: the API URL, APP_URL, and both names of a loopback address", () => {
+    expect(appOrigins('http://127.0.0.1:8000', undefined).sort()).toEqual(['http://127.0.0.1:8000', 'http://[::1]:8000', 'http://localhost:8000']);
+    expect(appOrigins('http://10.0.0.5:8000', 'https://files.example.com/').sort()).toEqual(['http://10.0.0.5:8000', 'https://files.example.com']);
   });
 });

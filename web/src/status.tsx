@@ -1,0 +1,48 @@
+import { useMemo, useState } from 'preact/hooks';
+import { ApiError } from './api';
+
+export interface StatusApi {
+  readonly message: { text: string; kind: 'info' | 'error' } | undefined;
+  info(text: string): void;
+  error(error: unknown): void;
+  clear(): void;
+}
+
+/** Turns anything thrown into a sentence for people. */
+export function describe(error: unknown): string {
+  if (error instanceof ApiError) {
+    if (error.status === 429 && error.retryAfter) return `${error.message}. Try again in ${Math.ceil(error.retryAfter / 60)} minute(s).`;
+    return error.message;
+  }
+  if (error instanceof TypeError) return 'Could not reach the server. Check your connection and try again.';
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** One message line for the whole page, announced by screen readers (aria-live). */
+export function useStatus(): StatusApi {
+  const [message, setMessage] = useState<StatusApi['message']>(undefined);
+  return useMemo(
+    () => ({
+      message,
+      info: (text: string) => setMessage({ text, kind: 'info' }),
+      error: (error: unknown) => setMessage({ text: describe(error), kind: 'error' }),
+      clear: () => setMessage(undefined),
+    }),
+    [message],
+  );
+}
+
+export function Status({ status }: { status: StatusApi }) {
+  const { message } = status;
+  // Both regions always exist, so assistive technology is listening before a message arrives.
+  return (
+    <div class="status-area">
+      <div role="alert" class={message?.kind === 'error' ? 'status error' : 'status-empty'}>
+        {message?.kind === 'error' ? message.text : ''}
+      </div>
+      <div role="status" aria-live="polite" class={message?.kind === 'info' ? 'status info' : 'status-empty'}>
+        {message?.kind === 'info' ? message.text : ''}
+      </div>
+    </div>
+  );
+}
