@@ -17,7 +17,7 @@ import { NodeCryptoPlugin } from '@otplib/plugin-crypto-node';
 import { ScureBase32Plugin } from '@otplib/plugin-base32-scure';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_BINARY, describeWithChromium } from '../helpers/chromium';
-import { cleanEnv, startLocalProcess, type LocalProcess } from '../e2e/local-process';
+import { cleanEnv, runtimeDatabaseEnv, startLocalProcess, type LocalProcess } from '../e2e/local-process';
 
 // What the functions passed to page.evaluate use of the DOM (the suite compiles without the DOM lib).
 declare const localStorage: { readonly length: number; key(index: number): string | null; getItem(key: string): string | null };
@@ -83,6 +83,7 @@ describeWithChromium('web client in Chromium', () => {
         // An allow-list without the app: the runtime must add the app's own origin to the
         // embedded storage's CORS, or the direct upload below fails.
         CORS_ORIGINS: 'https://elsewhere.example',
+        ...(await runtimeDatabaseEnv()),
       }),
     );
     await server.waitFor(/^Ready\. Press Ctrl-C to stop\.$/m, 90_000);
