@@ -36,7 +36,8 @@ export interface MonitoringProps {
   readonly functions: readonly MonitoredFunction[];
   /** The scheduled sweep: its function, the EventBridge rule that invokes it, and that target's dead-letter queue. */
   readonly sweeper: { readonly fn: IFunction; readonly rule: IRule; readonly deadLetterQueue: IQueue };
-  readonly fileSystem: IFileSystem;
+  /** The SQLite database's file system (`database=sqlite`); its connection count is alarmed. */
+  readonly fileSystem?: IFileSystem;
   /** With mail: the mailer function and the queue where mail it could not send ends up. */
   readonly mailer?: { readonly fn: IFunction; readonly deadLetterQueue: IQueue };
   /** With GuardDuty: the scan-result function and the queue of results it could not record. */
@@ -252,24 +253,26 @@ export class Monitoring extends Construct {
       );
     }
 
-    // EFS ClientConnections: the 1-minute Sum is the number of connections (one per execution
-    // environment of every database function). Connections change slowly, so 3 of 5 minutes.
-    const connectionThreshold = Math.round(EFS_CONNECTION_LIMIT * EFS_CONNECTION_ALARM_SHARE);
-    notify(
-      new Metric({
-        namespace: 'AWS/EFS',
-        metricName: 'ClientConnections',
-        dimensionsMap: { FileSystemId: props.fileSystem.fileSystemId },
-        statistic: 'Sum',
-        period: Duration.minutes(1),
-      }).createAlarm(this, 'DatabaseConnections', {
-        alarmDescription: `The database file system has ${connectionThreshold}+ client connections, ${EFS_CONNECTION_ALARM_SHARE * 100}% of EFS's ${EFS_CONNECTION_LIMIT} per file system; cap the database functions' concurrency (-c dbReservedConcurrency).`,
-        threshold: connectionThreshold,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 5,
-        datapointsToAlarm: 3,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
-    );
+    if (props.fileSystem) {
+      // EFS ClientConnections: the 1-minute Sum is the number of connections (one per execution
+      // environment of every database function). Connections change slowly, so 3 of 5 minutes.
+      const connectionThreshold = Math.round(EFS_CONNECTION_LIMIT * EFS_CONNECTION_ALARM_SHARE);
+      notify(
+        new Metric({
+          namespace: 'AWS/EFS',
+          metricName: 'ClientConnections',
+          dimensionsMap: { FileSystemId: props.fileSystem.fileSystemId },
+          statistic: 'Sum',
+          period: Duration.minutes(1),
+        }).createAlarm(this, 'DatabaseConnections', {
+          alarmDescription: `The database file system has ${connectionThreshold}+ client connections, ${EFS_CONNECTION_ALARM_SHARE * 100}% of EFS's ${EFS_CONNECTION_LIMIT} per file system; cap the database functions' concurrency (-c dbReservedConcurrency).`,
+          threshold: connectionThreshold,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 5,
+          datapointsToAlarm: 3,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
   }
 }
