@@ -344,7 +344,7 @@ export class SecureUploadStack extends Stack {
       sweeper: { fn: sweep, rule: sweepSchedule, deadLetterQueue: sweepDeadLetters },
       ...(mail ? { mailer: { fn: mail.mailer, deadLetterQueue: mail.deadLetterQueue } } : {}),
       ...(malware ? { scanResults: { fn: malware.fn, deadLetterQueue: malware.protection.deadLetterQueue } } : {}),
-      ...(data.engine === 'sqlite' ? { fileSystem: data.fileSystem.fileSystem } : {}),
+      ...(data.engine === 'sqlite' ? { fileSystem: data.fileSystem.fileSystem } : { auroraCluster: data.aurora.cluster }),
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
     });
 

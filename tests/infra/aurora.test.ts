@@ -155,6 +155,20 @@ describe('database=aurora: no SQLite pieces', () => {
     expect(JSON.stringify(resources(aurora, 'AWS::CloudWatch::Alarm'))).not.toMatch(/AWS\/EFS/);
   });
 
+  it('alarms, to the alarm topic, when the cluster runs at its capacity ceiling; the SQLite variant has no such alarm', () => {
+    aurora.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/RDS',
+      MetricName: 'ACUUtilization',
+      Dimensions: [{ Name: 'DBClusterIdentifier', Value: { Ref: clusterId } }],
+      Statistic: 'Maximum',
+      Threshold: 90,
+      EvaluationPeriods: 3,
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^MonitoringTopic') }],
+      OKActions: [{ Ref: Match.stringLikeRegexp('^MonitoringTopic') }],
+    });
+    expect(JSON.stringify(resources(sqlite, 'AWS::CloudWatch::Alarm'))).not.toMatch(/ACUUtilization/);
+  });
+
   it('and the default (sqlite) variant has no Aurora', () => {
     sqlite.resourceCountIs('AWS::RDS::DBCluster', 0);
     sqlite.resourceCountIs('AWS::RDS::DBInstance', 0);
