@@ -131,6 +131,12 @@ export type EmailVerificationMode = 'off' | 'optional' | 'required';
 export type JournalMode = 'WAL' | 'DELETE' | 'TRUNCATE' | 'PERSIST';
 
 export type DatabaseConfig =
+  /**
+   * In Lambda with neither DATABASE_URL nor DATABASE_SECRET_ARN (the functions without a
+   * database): there is no default there, since a file in the container would be a database of
+   * one container that vanishes with it. Opening it fails with one line.
+   */
+  | { readonly dialect: 'unset' }
   | { readonly dialect: 'sqlite'; readonly path: string; readonly journalMode: JournalMode }
   | {
       readonly dialect: 'postgres';
@@ -372,7 +378,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.DATABASE_SECRET_ARN && !postgres) throw new ConfigError('Invalid configuration: DATABASE_SECRET_ARN is only used with PostgreSQL (a postgres:// DATABASE_URL, or none)');
   if (e.SQLITE_JOURNAL_MODE && postgres) throw new ConfigError('Invalid configuration: SQLITE_JOURNAL_MODE is only used with a sqlite:/// DATABASE_URL');
   if (e.DATABASE_TLS && !e.DATABASE_SECRET_ARN) throw new ConfigError('Invalid configuration: DATABASE_TLS goes with DATABASE_SECRET_ARN; with a DATABASE_URL alone, put sslmode=verify-full in the URL');
-  const database: DatabaseConfig = postgres
+  const database: DatabaseConfig = inLambda && e.DATABASE_URL === undefined && e.DATABASE_SECRET_ARN === undefined
+    ? { dialect: 'unset' }
+    : postgres
     ? {
         dialect: 'postgres',
         url: databaseUrl || undefined,

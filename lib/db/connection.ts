@@ -22,6 +22,9 @@ export function getDb(): Database {
 
 function openConfigured(): Database {
   const { database } = getConfig();
+  if (database.dialect === 'unset') {
+    throw new Error('Invalid configuration: this Lambda function has no database (DATABASE_URL or DATABASE_SECRET_ARN names one)');
+  }
   // The conditions on BUNDLED_DATABASE fold to `false` in the other engine's bundle, and esbuild
   // drops the branch with its require (the shape lib/mail/mailer.ts uses for LAMBDA_BUNDLE).
   if (database.dialect === 'postgres') {

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { ConfigError, LAMBDA_FILE_CEILING_BYTES, loadConfig } from '../../lib/config';
+import { ConfigError, LAMBDA_FILE_CEILING_BYTES, loadConfig, resetConfig } from '../../lib/config';
+import { closeDb, getDb } from '../../lib/db/connection';
 
 const secret = 'x'.repeat(32);
 
@@ -27,7 +28,28 @@ describe('loadConfig', () => {
 
   it('switches to the NFS-safe journal and no wildcard CORS inside Lambda', () => {
     const config = loadConfig({ JWT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:x', AWS_LAMBDA_FUNCTION_NAME: 'f' });
-    expect([config.production, config.database, config.corsOrigins]).toEqual([true, { dialect: 'sqlite', path: path.resolve('.data/dev.db'), journalMode: 'DELETE' }, []]);
+    expect([config.production, config.database, config.corsOrigins]).toEqual([true, { dialect: 'unset' }, []]);
+    const onEfs = loadConfig({ JWT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:x', AWS_LAMBDA_FUNCTION_NAME: 'f', DATABASE_URL: 'sqlite:////mnt/db/app.db' });
+    expect(onEfs.database).toEqual({ dialect: 'sqlite', path: '/mnt/db/app.db', journalMode: 'DELETE' });
+  });
+
+  it('in Lambda, names the database by DATABASE_URL or DATABASE_SECRET_ARN: no default file in a container', async () => {
+    const arn = 'arn:aws:secretsmanager:us-east-1:1:secret:x';
+    expect(loadConfig({ JWT_SECRET_ARN: arn, AWS_LAMBDA_FUNCTION_NAME: 'f' }).database).toEqual({ dialect: 'unset' });
+    expect(loadConfig({ JWT_SECRET_ARN: arn, AWS_LAMBDA_FUNCTION_NAME: 'f', DATABASE_SECRET_ARN: arn }).database).toMatchObject({ dialect: 'postgres' });
+    // Locally the default stays a file in DATA_DIR.
+    expect(loadConfig({ JWT_SECRET: secret }).database).toMatchObject({ dialect: 'sqlite', path: path.resolve('.data/dev.db') });
+    const saved = { ...process.env };
+    try {
+      for (const name of ['DATABASE_URL', 'DATABASE_SECRET_ARN', 'SQLITE_JOURNAL_MODE', 'JWT_SECRET']) delete process.env[name];
+      Object.assign(process.env, { AWS_LAMBDA_FUNCTION_NAME: 'f', JWT_SECRET_ARN: arn });
+      resetConfig();
+      await closeDb();
+      expect(() => getDb()).toThrow('Invalid configuration: this Lambda function has no database (DATABASE_URL or DATABASE_SECRET_ARN names one)');
+    } finally {
+      process.env = saved;
+      resetConfig();
+    }
   });
 
   it('reads the seed-style DATABASE_URL, relative and absolute', () => {
