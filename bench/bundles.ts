@@ -122,6 +122,7 @@ export function measureBundles(log: (line: string) => void = () => undefined): C
     log('synthesizing the stack with bundling on (what cdk deploy uploads)...');
     const assets = synthesizeAssets(path.join(work, 'cdk.out'));
     const node = path.join(ensureNode22('x64'), 'bin', 'node');
+    if (!assets.driverLayerDir) throw new Error('the benchmark measures the default (SQLite) variant, which has the driver layer');
     const layerModules = path.join(assets.driverLayerDir, 'nodejs', 'node_modules');
     const measured: Measured[] = assets.functions.map((asset) => {
       const file = path.join(asset.dir, 'index.js');

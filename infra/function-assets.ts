@@ -29,8 +29,8 @@ export interface FunctionAsset {
 export interface SynthesizedAssets {
   readonly outdir: string;
   readonly functions: readonly FunctionAsset[];
-  /** The driver layer's asset folder (`nodejs/node_modules/better-sqlite3`...). */
-  readonly driverLayerDir: string;
+  /** The driver layer's asset folder (`nodejs/node_modules/better-sqlite3`...); none with `database=aurora`. */
+  readonly driverLayerDir: string | undefined;
 }
 
 interface TemplateResource {
@@ -66,5 +66,5 @@ export function synthesizeAssets(outdir: string, context: Record<string, unknown
       timeoutSeconds: typeof props.Timeout === 'number' ? props.Timeout : 3,
     };
   });
-  return { outdir, functions, driverLayerDir: assetDir(layer?.[1], 'the driver layer') };
+  return { outdir, functions, driverLayerDir: layer ? assetDir(layer[1], 'the driver layer') : undefined };
 }

@@ -71,6 +71,18 @@ export interface StackSettings {
    * denied by the bucket policy. `none` (default): files are recorded `unscanned`.
    */
   readonly scanner: 'none' | 'guardduty';
+  /**
+   * Where the data lives (`-c database=aurora`): `sqlite` (default) is better-sqlite3 on EFS with
+   * the driver layer; `aurora` is Aurora PostgreSQL Serverless v2 scaling to 0 ACU, credentials
+   * in Secrets Manager, and no EFS, no layer. See docs/deploy.md "Aurora PostgreSQL".
+   */
+  readonly database: 'sqlite' | 'aurora';
+  /**
+   * With `database=aurora`: the most ACUs the cluster may scale to (`-c auroraMaxCapacity=`, 1 to
+   * 256 in steps of 0.5, default 4). Bounds the bill under load and sets max_connections (~900
+   * at 4 ACU), which must exceed the database functions' concurrent containers.
+   */
+  readonly auroraMaxCapacity: number;
 }
 
 /** Reads context the way `app.node.tryGetContext` hands it over: strings from `-c`, JSON values from cdk.json. */
@@ -163,6 +175,16 @@ function scanner(read: ContextReader): 'none' | 'guardduty' {
   return oneOf(read, 'scanner', ['none', 'guardduty'] as const) ?? 'none';
 }
 
+function capacity(read: ContextReader): number {
+  const raw = text(read, 'auroraMaxCapacity');
+  if (raw === undefined) return 4;
+  const value = Number(raw);
+  if (!/^\d+(\.[05])?$/.test(raw) || value < 1 || value > 256) {
+    throw new SettingsError(`context auroraMaxCapacity must be ACUs from 1 to 256 in steps of 0.5, got ${raw}`);
+  }
+  return value;
+}
+
 const RETENTIONS = Object.values(RetentionDays).filter((value): value is RetentionDays => typeof value === 'number');
 
 /** Validated settings with defaults; throws a one-line {@link SettingsError}. */
@@ -193,5 +215,7 @@ export function readSettings(read: ContextReader): StackSettings {
     appUrl: appUrl(read),
     emailVerification: mailFrom(read) === undefined ? 'off' : (oneOf(read, 'emailVerification', ['off', 'optional', 'required'] as const) ?? 'optional'),
     scanner: scanner(read),
+    database: oneOf(read, 'database', ['sqlite', 'aurora'] as const) ?? 'sqlite',
+    auroraMaxCapacity: capacity(read),
   };
 }

@@ -9,7 +9,8 @@ import type { CfnSecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { routes, scanResultNeeds, sweepNeeds, type Route, type RouteNeeds, type S3Action } from '../functions/routes';
-import { acknowledgeWildcardGrants, ApiFunction, FUNCTION_ARCHITECTURE } from './constructs/api-function';
+import { acknowledgeWildcardGrants, ApiFunction, FUNCTION_ARCHITECTURE, type ApiFunctionProps } from './constructs/api-function';
+import { AuroraDatabase } from './constructs/aurora';
 import { Database, DATABASE_URL } from './constructs/database';
 import { Mail } from './constructs/mail';
 import { MalwareProtection } from './constructs/malware-protection';
@@ -30,10 +31,53 @@ export interface SecureUploadStackProps extends StackProps {
 interface InternalFunctionDeps {
   readonly storage: Storage;
   readonly network: Network;
-  readonly database: Database;
-  readonly driver: DriverLayer;
+  readonly data: DataStore;
   readonly jwtSecret: Secret;
   readonly settings: StackSettings;
+}
+
+/**
+ * Where the functions' data lives, by `-c database=`: SQLite on EFS with the driver layer, or
+ * Aurora PostgreSQL reached through its secret. Exactly one of the two.
+ */
+type DataStore =
+  | { readonly engine: 'sqlite'; readonly fileSystem: Database; readonly driver: DriverLayer }
+  | { readonly engine: 'aurora'; readonly aurora: AuroraDatabase };
+
+/**
+ * Where Lambda's Node runtimes keep the Amazon CAs, the RDS ones included: since nodejs20.x they
+ * are no longer loaded by default (a faster cold start), and Aurora's certificate chains to them.
+ */
+export const LAMBDA_CA_BUNDLE = '/var/runtime/ca-cert.pem';
+
+/** What a function that uses the database needs, on top of its own settings. */
+function databaseWiring(data: DataStore, network: Network): Pick<ApiFunctionProps, 'vpc' | 'vpcSubnets' | 'securityGroups' | 'filesystem' | 'driverLayer' | 'bundledDatabase'> & { environment: Record<string, string> } {
+  const inVpc = { vpc: network.vpc, vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED }, securityGroups: [network.functionSecurityGroup] };
+  if (data.engine === 'sqlite') {
+    return {
+      ...inVpc,
+      filesystem: data.fileSystem.mountFor(),
+      driverLayer: data.driver.layer,
+      bundledDatabase: 'sqlite',
+      environment: { DATABASE_URL, SQLITE_JOURNAL_MODE: 'DELETE' },
+    };
+  }
+  return {
+    ...inVpc,
+    bundledDatabase: 'postgres',
+    // The ARN, never the password: lib/db reads the secret once per container.
+    environment: { DATABASE_SECRET_ARN: data.aurora.secret.secretArn, NODE_EXTRA_CA_CERTS: LAMBDA_CA_BUNDLE },
+  };
+}
+
+/**
+ * How long a database function may run. A cold start on EFS plus migrations is ~1-2 s; Aurora
+ * resuming from 0 ACU takes ~15 s, and lib/db/postgres.ts waits up to 20 s for a connection
+ * before answering 503 with Retry-After, so those functions get 28 s: above that wait, under API
+ * Gateway's 30 s integration limit (a function still running then would be a 504 with no body).
+ */
+function databaseTimeout(data: DataStore, usual: Duration): Duration {
+  return data.engine === 'aurora' ? Duration.seconds(Math.max(28, usual.toSeconds())) : usual;
 }
 
 /** What one Lambda needs: the union of the needs of every route it serves. */
@@ -63,7 +107,7 @@ export const functionId = (handler: string): string =>
  * cdk-nag findings every function shares, acknowledged on the narrowest construct that has them
  * (ApiFunction's own file belongs to the bundling work; these are the stack's decisions).
  */
-function acknowledgeFunctionFindings(fn: ApiFunction, inVpc: boolean, tracing: boolean): void {
+function acknowledgeFunctionFindings(fn: ApiFunction, { inVpc, efs, tracing }: { inVpc: boolean; efs: boolean; tracing: boolean }): void {
   Validations.of(fn.node.defaultChild as CfnFunction).acknowledge({
     id: 'AwsSolutions-L1',
     reason: 'nodejs22.x on purpose: the SQLite driver layer is compiled and load-tested for Node 22 (ABI 127), and all functions share one runtime.',
@@ -80,12 +124,12 @@ function acknowledgeFunctionFindings(fn: ApiFunction, inVpc: boolean, tracing: b
       reason: "AWS's policy for a function in a VPC: the network-interface actions Lambda needs, which take no resource ARN.",
     });
   }
-  acknowledgeWildcardGrants(fn, { efs: inVpc, xray: tracing });
+  acknowledgeWildcardGrants(fn, { efs, xray: tracing });
 }
 
 /**
- * The whole product in one stack: a private VPC with endpoints, SQLite on EFS, the uploads
- * bucket, the JWT secret, the MFA key, the driver layer, one Lambda per handler and one HTTP API route per
+ * The whole product in one stack: a private VPC with endpoints, SQLite on EFS (or Aurora
+ * PostgreSQL with `-c database=aurora`), the uploads bucket, the JWT secret, the MFA key, the driver layer, one Lambda per handler and one HTTP API route per
  * row of `functions/routes.ts`. Every grant follows the row's `needs`.
  */
 export class SecureUploadStack extends Stack {
@@ -102,7 +146,23 @@ export class SecureUploadStack extends Stack {
       logRemovalPolicy: settings.removalPolicy,
       sqsEndpoint: settings.mailFrom !== undefined,
     });
-    const database = new Database(this, 'Database', { vpc: network.vpc, removalPolicy: settings.removalPolicy });
+    const data: DataStore =
+      settings.database === 'aurora'
+        ? {
+            engine: 'aurora',
+            aurora: new AuroraDatabase(this, 'Aurora', {
+              vpc: network.vpc,
+              clientSecurityGroup: network.functionSecurityGroup,
+              maxCapacity: settings.auroraMaxCapacity,
+              removalPolicy: settings.removalPolicy,
+              deletionProtection: settings.stage !== 'dev',
+            }),
+          }
+        : {
+            engine: 'sqlite',
+            fileSystem: new Database(this, 'Database', { vpc: network.vpc, removalPolicy: settings.removalPolicy }),
+            driver: new DriverLayer(this, 'SqliteDriver', { architecture: FUNCTION_ARCHITECTURE, build: settings.driverBuild }),
+          };
     const storage = new Storage(this, 'Storage', {
       removalPolicy: settings.removalPolicy,
       corsOrigins: settings.corsOrigins,
@@ -116,8 +176,6 @@ export class SecureUploadStack extends Stack {
         resources: [storage.bucket.bucketArn, storage.bucket.arnForObjects('*')],
       }),
     );
-    const driver = new DriverLayer(this, 'SqliteDriver', { architecture: FUNCTION_ARCHITECTURE, build: settings.driverBuild });
-
     // Generated inside Secrets Manager: the value never appears in the template, an
     // environment variable or a log; functions get its ARN and read it once per cold start.
     const jwtSecret = new Secret(this, 'JwtSecret', {
@@ -163,11 +221,10 @@ export class SecureUploadStack extends Stack {
     const names = [...new Set(table.map((route) => route.handler))];
     for (const handler of names) {
       const needs = functionNeeds(table, handler);
+      const { environment: databaseEnvironment, ...databaseProps } = databaseWiring(data, network);
       const fn = new ApiFunction(this, functionId(handler), {
         handlerName: handler,
         description: `${table.filter((route) => route.handler === handler).map((route) => `${route.method} ${route.path}`).join(', ')}`,
-        // Only database functions get (and load) the native driver.
-        ...(needs.db ? { driverLayer: driver.layer } : {}),
         tracing: settings.tracing,
         logRetention: settings.logRetention,
         logRemovalPolicy: settings.removalPolicy,
@@ -177,15 +234,15 @@ export class SecureUploadStack extends Stack {
         // vCPU (~350 ms per hash there, ~3x slower at 512 MB). Uploads buffer up to ~4.7 MB
         // through base64 and multipart parsing, hence room beyond the default.
         memorySize: needs.bcrypt ? 1769 : needs.s3?.includes('PutObject') ? 1024 : needs.db ? 512 : 256,
-        // Under API Gateway's 30 s integration limit; a cold start on EFS plus migrations is ~1-2 s.
-        timeout: Duration.seconds(needs.s3 ? 20 : 10),
+        // Under API Gateway's 30 s integration limit (see databaseTimeout for the database's share).
+        timeout: needs.db ? databaseTimeout(data, Duration.seconds(needs.s3 ? 20 : 10)) : Duration.seconds(needs.s3 ? 20 : 10),
         environment: {
           // lib/config.ts requires a secret source in production for every function that reads
           // config (all of them); the ARN is not a secret. Only jwt functions may read it.
           JWT_SECRET_ARN: jwtSecret.secretArn,
           ...(settings.corsOrigins.length > 0 ? { CORS_ORIGINS: settings.corsOrigins.join(',') } : {}),
           // One value for the whole deployment: login enforces what register promised.
-          ...(needs.db ? { DATABASE_URL, SQLITE_JOURNAL_MODE: 'DELETE', EMAIL_VERIFICATION: settings.emailVerification } : {}),
+          ...(needs.db ? { ...databaseEnvironment, EMAIL_VERIFICATION: settings.emailVerification } : {}),
           ...(needs.s3 || needs.storageOrigin ? { S3_BUCKET: storage.bucket.bucketName, S3_REGION: this.region } : {}),
           // Only the functions that store files ask the scanner; the others serve by scan_status.
           ...(settings.scanner === 'guardduty' && needs.s3?.includes('PutObject') ? { SCANNER: 'guardduty' } : {}),
@@ -193,14 +250,11 @@ export class SecureUploadStack extends Stack {
           ...((needs.mail || needs.links) && settings.appUrl ? { APP_URL: settings.appUrl } : {}),
           ...(needs.mfaKey ? { MFA_ENCRYPTION_KEY_ARN: mfaKey.secretArn } : {}),
         },
-        // Only functions with a database join the VPC (EFS needs it); the others start faster
-        // outside it and need nothing inside.
+        // Only functions with a database join the VPC (EFS or Aurora is in it) and get the driver
+        // layer or the secret; the others start faster outside it and need nothing inside.
         ...(needs.db
           ? {
-              vpc: network.vpc,
-              vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
-              securityGroups: [network.functionSecurityGroup],
-              filesystem: database.mountFor(),
+              ...databaseProps,
               ...(settings.dbReservedConcurrency ? { reservedConcurrentExecutions: settings.dbReservedConcurrency } : {}),
             }
           : {}),
@@ -211,7 +265,8 @@ export class SecureUploadStack extends Stack {
       // first requests while the Secrets Manager endpoint (the slowest resource here) is still
       // being created: the secret read hangs to the function's timeout and the client gets a 5xx.
       if (needs.db && needs.s3) fn.node.addDependency(network.s3Endpoint);
-      if (needs.db && (needs.jwt || needs.mfaKey)) fn.node.addDependency(network.secretsEndpoint);
+      if (needs.db && (needs.jwt || needs.mfaKey || data.engine === 'aurora')) fn.node.addDependency(network.secretsEndpoint);
+      if (needs.db) this.grantDatabase(fn, data);
       if (needs.s3) storage.grant(fn, needs.s3);
       if (needs.mail && mail) {
         mail.queue.grantSendMessages(fn);
@@ -223,13 +278,13 @@ export class SecureUploadStack extends Stack {
       if (needs.mfaKey) {
         fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [mfaKey.secretArn] }));
       }
-      acknowledgeFunctionFindings(fn, Boolean(needs.db), settings.tracing);
+      acknowledgeFunctionFindings(fn, { inVpc: Boolean(needs.db), efs: Boolean(needs.db) && data.engine === 'sqlite', tracing: settings.tracing });
       this.functions.set(handler, fn);
     }
 
     // Not an HTTP route: removes direct-upload plans that expired without completing, with
     // their objects and multipart uploads (the bucket lifecycle rule is the backstop).
-    const internal: InternalFunctionDeps = { storage, network, database, driver, jwtSecret, settings };
+    const internal: InternalFunctionDeps = { storage, network, data, jwtSecret, settings };
     const sweep = this.internalFunction('SweepUploads', internal, {
       handlerName: 'sweep-uploads',
       description: 'Scheduled: remove expired direct-upload plans and their objects',
@@ -299,7 +354,7 @@ export class SecureUploadStack extends Stack {
       sweeper: { fn: sweep, rule: sweepSchedule, deadLetterQueue: sweepDeadLetters },
       ...(mail ? { mailer: { fn: mail.mailer, deadLetterQueue: mail.deadLetterQueue } } : {}),
       ...(malware ? { scanResults: { fn: malware.fn, deadLetterQueue: malware.protection.deadLetterQueue } } : {}),
-      fileSystem: database.fileSystem,
+      ...(data.engine === 'sqlite' ? { fileSystem: data.fileSystem.fileSystem } : { auroraCluster: data.aurora.cluster }),
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
     });
 
@@ -308,7 +363,12 @@ export class SecureUploadStack extends Stack {
     new CfnOutput(this, 'JwtSecretArn', { value: jwtSecret.secretArn, description: 'JWT signing secret (rotate by putting a new value)' });
     new CfnOutput(this, 'MfaEncryptionKeyArn', { value: mfaKey.secretArn, description: 'Key sealing TOTP secrets (never the JWT secret; losing it disables MFA logins)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn, description: 'Alarm notifications (subscribe with -c alarmEmail=... or in the SNS console)' });
-    new CfnOutput(this, 'FileSystemId', { value: database.fileSystem.fileSystemId, description: 'EFS file system holding the SQLite database' });
+    if (data.engine === 'sqlite') {
+      new CfnOutput(this, 'FileSystemId', { value: data.fileSystem.fileSystem.fileSystemId, description: 'EFS file system holding the SQLite database' });
+    } else {
+      new CfnOutput(this, 'DatabaseSecretArn', { value: data.aurora.secret.secretArn, description: 'Aurora master credentials and endpoint (JSON); what db:copy and psql need' });
+      new CfnOutput(this, 'DatabaseEndpoint', { value: data.aurora.cluster.clusterEndpoint.hostname, description: 'Aurora PostgreSQL writer endpoint (reachable only from inside the VPC)' });
+    }
   }
 
   /**
@@ -332,40 +392,50 @@ export class SecureUploadStack extends Stack {
 
   /**
    * A function that serves no route (a schedule's or EventBridge's target) but uses the
-   * database: in the VPC with the driver layer and the EFS mount, the bucket in its environment,
-   * and only the object actions it names. It reads no secret (JWT_SECRET_ARN only satisfies
-   * lib/config.ts), so it waits for the S3 endpoint alone.
+   * database: in the VPC with the driver layer and the EFS mount (or Aurora's secret), the bucket
+   * in its environment, and only the object actions it names. It reads no JWT secret
+   * (JWT_SECRET_ARN only satisfies lib/config.ts): it waits for the S3 endpoint, and with Aurora
+   * for the Secrets Manager endpoint too.
    */
   private internalFunction(
     id: string,
-    { storage, network, database, driver, jwtSecret, settings }: InternalFunctionDeps,
+    { storage, network, data, jwtSecret, settings }: InternalFunctionDeps,
     props: { readonly handlerName: string; readonly description: string; readonly timeout: Duration; readonly s3: readonly S3Action[] | undefined },
   ): ApiFunction {
+    const { environment: databaseEnvironment, ...databaseProps } = databaseWiring(data, network);
     const fn = new ApiFunction(this, id, {
       handlerName: props.handlerName,
       description: props.description,
-      driverLayer: driver.layer,
       tracing: settings.tracing,
       logRetention: settings.logRetention,
       logRemovalPolicy: settings.removalPolicy,
       memorySize: 512,
-      timeout: props.timeout,
+      timeout: databaseTimeout(data, props.timeout),
       environment: {
         JWT_SECRET_ARN: jwtSecret.secretArn,
-        DATABASE_URL,
-        SQLITE_JOURNAL_MODE: 'DELETE',
+        ...databaseEnvironment,
         S3_BUCKET: storage.bucket.bucketName,
         S3_REGION: this.region,
       },
-      vpc: network.vpc,
-      vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
-      securityGroups: [network.functionSecurityGroup],
-      filesystem: database.mountFor(),
+      ...databaseProps,
     });
     fn.node.addDependency(network.s3Endpoint);
-    acknowledgeFunctionFindings(fn, true, settings.tracing);
+    if (data.engine === 'aurora') fn.node.addDependency(network.secretsEndpoint);
+    this.grantDatabase(fn, data);
+    acknowledgeFunctionFindings(fn, { inVpc: true, efs: data.engine === 'sqlite', tracing: settings.tracing });
     if (props.s3) storage.grant(fn, props.s3);
     return fn;
+  }
+
+  /**
+   * With Aurora: read access to its secret (GetSecretValue on that ARN only), and no start before
+   * the cluster and its writer exist, so the first request does not meet a missing server. With
+   * SQLite the EFS mount carries its own grant.
+   */
+  private grantDatabase(fn: ApiFunction, data: DataStore): void {
+    if (data.engine !== 'aurora') return;
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [data.aurora.secret.secretArn] }));
+    fn.node.addDependency(data.aurora.cluster);
   }
 
   private requireFunction(handler: string): ApiFunction {

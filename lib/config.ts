@@ -131,13 +131,31 @@ export type EmailVerificationMode = 'off' | 'optional' | 'required';
 export type JournalMode = 'WAL' | 'DELETE' | 'TRUNCATE' | 'PERSIST';
 
 export type DatabaseConfig =
+  /**
+   * In Lambda with neither DATABASE_URL nor DATABASE_SECRET_ARN (the functions without a
+   * database): there is no default there, since a file in the container would be a database of
+   * one container that vanishes with it. Opening it fails with one line.
+   */
+  | { readonly dialect: 'unset' }
   | { readonly dialect: 'sqlite'; readonly path: string; readonly journalMode: JournalMode }
   | {
       readonly dialect: 'postgres';
-      /** `postgres://user:password@host:port/db?sslmode=...`; in AWS without credentials (they come from the secret). */
-      readonly url: string;
-      /** Secrets Manager secret with `username` and `password` (the RDS-generated JSON), read once per container. */
+      /**
+       * `postgres://user:password@host:port/db?sslmode=...`. Undefined when the secret alone
+       * says where the server is (Aurora in AWS, `-c database=aurora`).
+       */
+      readonly url: string | undefined;
+      /**
+       * Secrets Manager secret in the RDS-generated JSON (`username`, `password`, `host`, `port`,
+       * `dbname`), read once per container; its fields win over the URL's.
+       */
       readonly secretArn: string | undefined;
+      /**
+       * TLS to a server found through the secret: `verify` (default; the certificate must chain to
+       * a trusted CA, in Lambda the RDS CAs through NODE_EXTRA_CA_CERTS) or `off`. Undefined
+       * without a secret: the URL's `sslmode` decides.
+       */
+      readonly tls: 'verify' | 'off' | undefined;
       /** Connections per process: 1 in Lambda (one request at a time), 10 locally. */
       readonly poolMax: number;
     };
@@ -204,6 +222,7 @@ const envSchema = z.object({
   ),
   DATABASE_SECRET_ARN: z.optional(z.string().check(z.trim(), z.startsWith('arn:', 'must be a Secrets Manager ARN'))),
   DATABASE_POOL_MAX: z.optional(int(1, 100)),
+  DATABASE_TLS: z.optional(z.pipe(z.string().check(z.trim(), z.toLowerCase()), z.enum(['verify', 'off']))),
   SQLITE_JOURNAL_MODE: z.optional(
     z.pipe(z.string().check(z.trim(), z.toUpperCase()), z.enum(['WAL', 'DELETE', 'TRUNCATE', 'PERSIST'])),
   ),
@@ -353,11 +372,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const dataDir = path.resolve(e.DATA_DIR);
   const databaseUrl = e.DATABASE_URL ?? '';
-  const postgres = /^postgres(ql)?:/.test(databaseUrl);
-  if (e.DATABASE_SECRET_ARN && !postgres) throw new ConfigError('Invalid configuration: DATABASE_SECRET_ARN is only used with DATABASE_URL=postgres://...');
+  // PostgreSQL: a postgres:// URL, or (Aurora in AWS) only the secret, whose RDS-generated JSON
+  // names the host, port and database as well as the credentials.
+  const postgres = /^postgres(ql)?:/.test(databaseUrl) || (e.DATABASE_URL === undefined && e.DATABASE_SECRET_ARN !== undefined);
+  if (e.DATABASE_SECRET_ARN && !postgres) throw new ConfigError('Invalid configuration: DATABASE_SECRET_ARN is only used with PostgreSQL (a postgres:// DATABASE_URL, or none)');
   if (e.SQLITE_JOURNAL_MODE && postgres) throw new ConfigError('Invalid configuration: SQLITE_JOURNAL_MODE is only used with a sqlite:/// DATABASE_URL');
-  const database: DatabaseConfig = postgres
-    ? { dialect: 'postgres', url: databaseUrl, secretArn: e.DATABASE_SECRET_ARN, poolMax: e.DATABASE_POOL_MAX ?? (inLambda ? 1 : 10) }
+  if (e.DATABASE_TLS && !e.DATABASE_SECRET_ARN) throw new ConfigError('Invalid configuration: DATABASE_TLS goes with DATABASE_SECRET_ARN; with a DATABASE_URL alone, put sslmode=verify-full in the URL');
+  const database: DatabaseConfig = inLambda && e.DATABASE_URL === undefined && e.DATABASE_SECRET_ARN === undefined
+    ? { dialect: 'unset' }
+    : postgres
+    ? {
+        dialect: 'postgres',
+        url: databaseUrl || undefined,
+        secretArn: e.DATABASE_SECRET_ARN,
+        tls: e.DATABASE_SECRET_ARN ? (e.DATABASE_TLS ?? 'verify') : undefined,
+        poolMax: e.DATABASE_POOL_MAX ?? (inLambda ? 1 : 10),
+      }
     : {
         dialect: 'sqlite',
         path: databaseUrl ? databasePathFromUrl(databaseUrl) : path.join(dataDir, 'dev.db'),

@@ -37,6 +37,13 @@ export interface ApiFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'r
   readonly withSwaggerUi?: boolean;
   /** Build the web client (`web/`, Vite) if its build is stale and copy it beside the handler (the web function). */
   readonly withWebClient?: boolean;
+  /**
+   * The one database engine this function's bundle carries (lib/db/connection.ts reads it as a
+   * build-time constant): `sqlite` leaves out the PostgreSQL client, `postgres` the SQLite code
+   * and its `require('better-sqlite3')`. Unset (functions without a database): both branches
+   * stay, and neither module is reached.
+   */
+  readonly bundledDatabase?: 'sqlite' | 'postgres';
 }
 
 /**
@@ -60,7 +67,7 @@ export const BUNDLE_OPTIONS = { format: OutputFormat.CJS, target: 'node22', mini
  */
 export class ApiFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ApiFunctionProps) {
-    const { handlerName, driverLayer, tracing = false, logRetention, logRemovalPolicy, withSwaggerUi, withWebClient, bundling, environment, layers, ...rest } = props;
+    const { handlerName, driverLayer, tracing = false, logRetention, logRemovalPolicy, withSwaggerUi, withWebClient, bundledDatabase, bundling, environment, layers, ...rest } = props;
     const logGroup = new LogGroup(scope, `${id}Logs`, { retention: logRetention, removalPolicy: logRemovalPolicy });
     super(scope, id, {
       memorySize: 512,
@@ -88,7 +95,11 @@ export class ApiFunction extends NodejsFunction {
         // The code reads this as a build-time constant: with tracing off, esbuild removes the
         // tracer branches and their require, so the bundle carries no tracer code at all.
         // LAMBDA_BUNDLE drops what only the local runtime uses (lib/mail's nodemailer transports).
-        define: { 'process.env.TRACING_ENABLED': JSON.stringify(String(tracing)), 'process.env.LAMBDA_BUNDLE': '"true"' },
+        define: {
+          'process.env.TRACING_ENABLED': JSON.stringify(String(tracing)),
+          'process.env.LAMBDA_BUNDLE': '"true"',
+          ...(bundledDatabase ? { 'process.env.BUNDLED_DATABASE': JSON.stringify(bundledDatabase) } : {}),
+        },
         // From the layer: a native module cannot be bundled, and must match Node 22 + x86_64.
         // swagger-ui-dist is only lib/docs.ts's fallback `require.resolve`; the docs function
         // gets the files it serves copied beside the handler instead (afterBundling below).

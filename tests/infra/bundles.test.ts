@@ -25,9 +25,11 @@ import { synthesizeAssets, type FunctionAsset, type SynthesizedAssets } from '..
 import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3, type EmbeddedS3 } from '../../infra/local/embedded-s3';
 import { Router } from '../../infra/local/routing';
 import { ensureDriverLayer, ensureNode22 } from '../../infra/native/driver';
-import { functionNeeds } from '../../infra/stack';
+import { functionNeeds, LAMBDA_CA_BUNDLE } from '../../infra/stack';
 import { createTestEventV2, multipartBody, type EventOptions } from '../helpers/events';
 import { LambdaContainer, startFakeSecretsManager, type FakeSecretsManager } from '../helpers/lambda-emulator';
+import { makeServerCertificate, startEmbeddedPostgresProcess } from '../helpers/postgres-server';
+import pg from 'pg';
 
 const SETUP_TIMEOUT_MS = 15 * 60_000;
 jest.setTimeout(180_000);
@@ -39,6 +41,11 @@ const SECRET = {
   arn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:JwtSecretB8834B39-AbCdEf`,
   name: 'JwtSecretB8834B39-AbCdEf',
   value: randomBytes(32).toString('hex'),
+};
+/** The Aurora variant's database secret; its value (the RDS-generated JSON) is set once the server runs. */
+const DATABASE_SECRET = {
+  arn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:AuroraClusterSecretD2C8E5A1-XyZ123`,
+  name: 'AuroraClusterSecretD2C8E5A1-XyZ123',
 };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
@@ -75,6 +82,8 @@ function environmentOf(asset: FunctionAsset): Record<string, string> {
     // covers them), so the MFA functions only need an ARN that lib/config.ts accepts.
     else if (typeof ref === 'string' && ref.startsWith('MfaEncryptionKey')) env[name] = SECRET.arn.replace('JwtSecretB8834B39', 'MfaEncryptionKey0000');
     else if (typeof ref === 'string' && ref.startsWith('StorageUploads')) env[name] = BUCKET;
+    // -c database=aurora: the cluster's generated secret (its attachment's Ref is the secret ARN).
+    else if (typeof ref === 'string' && ref.startsWith('AuroraClusterSecret')) env[name] = DATABASE_SECRET.arn;
     else if (name === 'APP_URL' && JSON.stringify(value).includes('.execute-api.')) env[name] = `https://abc123.execute-api.${REGION}.amazonaws.com`;
     else throw new Error(`${asset.handler}: no stand-in for ${name} = ${JSON.stringify(value)}`);
   }
@@ -104,7 +113,7 @@ function startContainer(asset: FunctionAsset, overrides: Partial<{ hasDriverLaye
   return new LambdaContainer({
     node: node22,
     asset: { ...asset, ...overrides },
-    layerModules: path.join(assets.driverLayerDir, 'nodejs', 'node_modules'),
+    layerModules: path.join(assets.driverLayerDir ?? '', 'nodejs', 'node_modules'),
     environment: environmentOf(asset),
     region: REGION,
     credentials: { accessKeyId: accessKeyOf(asset.handler), secretAccessKey: 'lambda-role-secret', sessionToken: 'lambda-role-session' },
@@ -529,3 +538,165 @@ async function listKeys(): Promise<string[]> {
     client.destroy();
   }
 }
+
+/**
+ * `-c database=aurora`, synthesized with bundling like a deploy: no function carries the SQLite
+ * driver or has its layer, and the database functions run in Node 22 against a real PostgreSQL
+ * that, like Aurora with rds.force_ssl, speaks TLS only, with a certificate the client must
+ * verify through NODE_EXTRA_CA_CERTS (Lambda's /var/runtime/ca-cert.pem stood in for by this
+ * server's CA), the connection built from the secret's JSON served by the fake Secrets Manager.
+ */
+describe('the Aurora variant (-c database=aurora) on Node 22', () => {
+  let auroraAssets: SynthesizedAssets;
+  let postgres: { url: string; stop: () => Promise<void> } | undefined;
+  let fakeSecrets: FakeSecretsManager | undefined;
+  let caFile: string;
+  let certDir: string;
+  const running = new Map<string, LambdaContainer>();
+  const auroraRouter = new Router(routes);
+
+  const auroraAsset = (handler: string): FunctionAsset => {
+    const found = auroraAssets.functions.find((candidate) => candidate.handler === handler);
+    if (!found) throw new Error(`no synthesized function for ${handler}`);
+    return found;
+  };
+
+  function auroraContainer(handler: string): LambdaContainer {
+    let found = running.get(handler);
+    if (!found) {
+      const asset = auroraAsset(handler);
+      const environment = environmentOf(asset);
+      expect(environment.NODE_EXTRA_CA_CERTS).toBe(LAMBDA_CA_BUNDLE);
+      Object.assign(environment, { NODE_EXTRA_CA_CERTS: caFile, AWS_ENDPOINT_URL_SECRETS_MANAGER: fakeSecrets?.endpoint ?? '' });
+      found = new LambdaContainer({
+        node: node22,
+        asset,
+        layerModules: '/nonexistent', // no layer: nothing may come from one
+        environment,
+        region: REGION,
+        credentials: { accessKeyId: accessKeyOf(handler), secretAccessKey: 'lambda-role-secret', sessionToken: 'lambda-role-session' },
+      });
+      running.set(handler, found);
+    }
+    return found;
+  }
+
+  async function call(method: string, rawPath: string, json?: unknown): Promise<{ status: number; headers: Record<string, string>; body: any }> {
+    const match = auroraRouter.match(method, rawPath);
+    if (!match) throw new Error(`no route for ${method} ${rawPath}`);
+    const event = createTestEventV2({ method, path: rawPath, routeKey: match.routeKey, ...(json === undefined ? {} : { json }) });
+    const result = (await auroraContainer(match.route.handler).invoke(event)) as APIGatewayProxyStructuredResultV2;
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(result.headers ?? {})) headers[name.toLowerCase()] = String(value);
+    const text = result.body ?? '';
+    return { status: result.statusCode ?? 200, headers, body: text && /json/.test(headers['content-type'] ?? '') ? JSON.parse(text) : text };
+  }
+
+  beforeAll(async () => {
+    auroraAssets = synthesizeAssets(path.join(work, 'cdk.out.aurora'), { database: 'aurora' });
+    certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sua-tls-'));
+    const certificate = makeServerCertificate(certDir, 'localhost');
+    caFile = certificate.certFile;
+    postgres = await startEmbeddedPostgresProcess({ tls: certificate });
+    const admin = new URL(postgres.url);
+    // What RDS writes into the secret it generates for the cluster (host: the name on the certificate).
+    const secretJson = {
+      engine: 'postgres',
+      host: 'localhost',
+      port: Number(admin.port),
+      dbname: 'postgres',
+      username: decodeURIComponent(admin.username),
+      password: decodeURIComponent(admin.password),
+      dbClusterIdentifier: 'bundled-aurora',
+    };
+    fakeSecrets = await startFakeSecretsManager([SECRET, { ...DATABASE_SECRET, value: JSON.stringify(secretJson) }]);
+  }, SETUP_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await Promise.all([...running.values()].map((container) => container.close()));
+    await fakeSecrets?.close();
+    await postgres?.stop();
+    if (certDir) fs.rmSync(certDir, { recursive: true, force: true });
+  }, 60_000);
+
+  test('no function has the driver layer, and no bundle carries better-sqlite3; the database bundles carry the PostgreSQL client', () => {
+    expect(auroraAssets.driverLayerDir).toBeUndefined();
+    expect(auroraAssets.functions.map((asset) => asset.handler).sort()).toEqual([...handlerNames(), 'sweep-uploads'].sort());
+    for (const asset of auroraAssets.functions) {
+      const code = fs.readFileSync(path.join(asset.dir, 'index.js'), 'utf8');
+      const usesDb = asset.handler === 'sweep-uploads' || functionNeeds(routes, asset.handler).db !== undefined;
+      expect({ handler: asset.handler, layer: asset.hasDriverLayer, sqlite: code.includes('better-sqlite3'), pg: code.includes('pg_advisory_xact_lock') }).toEqual({
+        handler: asset.handler,
+        layer: false,
+        sqlite: false,
+        pg: usesDb,
+      });
+      expect(fs.readdirSync(asset.dir).filter((entry) => entry === 'node_modules')).toEqual([]);
+    }
+    // The SQLite variant is the mirror image: the driver stays external, the PostgreSQL client out.
+    const sqliteRegister = fs.readFileSync(path.join(assetOf('auth-register').dir, 'index.js'), 'utf8');
+    expect({ sqlite: sqliteRegister.includes('better-sqlite3'), pg: sqliteRegister.includes('pg_advisory_xact_lock') }).toEqual({ sqlite: true, pg: false });
+  });
+
+  test('register and login run against PostgreSQL over verified TLS, the connection built from the secret', async () => {
+    const credentials = { email: `aurora-${randomBytes(4).toString('hex')}@example.com`, password: 'SecurePassword123!' };
+    const created = await call('POST', '/auth/register', credentials);
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({ id: expect.stringMatching(UUID), email: credentials.email, created_at: expect.stringMatching(ISO_SECONDS) });
+    expect((await call('POST', '/auth/register', credentials)).status).toBe(409);
+    const session = await call('POST', '/auth/login', credentials);
+    expect(session.status).toBe(200);
+    expect(jwt.verify(session.body.access_token, SECRET.value, { algorithms: ['HS256'] })).toMatchObject({ sub: created.body.id });
+
+    // The rows are in PostgreSQL, and every connection the functions made is encrypted.
+    const admin = new pg.Client({ connectionString: postgres?.url, ssl: { ca: fs.readFileSync(caFile, 'utf8'), servername: 'localhost' } });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ email: string }>('SELECT email FROM users WHERE id = $1', [created.body.id]);
+      expect(rows).toEqual([{ email: credentials.email }]);
+      const sessions = await admin.query<{ ssl: boolean }>(
+        `SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid WHERE a.application_name = 'secure-upload-api'`,
+      );
+      expect(sessions.rows.length).toBeGreaterThan(0);
+      expect(sessions.rows.every((row) => row.ssl)).toBe(true);
+    } finally {
+      await admin.end();
+    }
+
+    // Each container read the database secret once.
+    const reads = (fakeSecrets?.calls ?? []).filter((entry) => entry.secretId === DATABASE_SECRET.arn);
+    const readers = reads.map((entry) => entry.accessKeyId);
+    expect(readers.sort()).toEqual([accessKeyOf('auth-login'), accessKeyOf('auth-register')].sort());
+  });
+
+  test('without the RDS CAs (NODE_EXTRA_CA_CERTS) the certificate is refused: TLS is verified, not just on', async () => {
+    const asset = auroraAsset('auth-register');
+    const environment: Record<string, string> = { ...environmentOf(asset), AWS_ENDPOINT_URL_SECRETS_MANAGER: fakeSecrets?.endpoint ?? '' };
+    delete environment.NODE_EXTRA_CA_CERTS;
+    const untrusting = new LambdaContainer({
+      node: node22,
+      asset,
+      layerModules: '/nonexistent',
+      environment,
+      region: REGION,
+      credentials: { accessKeyId: accessKeyOf('auth-register'), secretAccessKey: 'lambda-role-secret', sessionToken: 'lambda-role-session' },
+    });
+    try {
+      const result = (await untrusting.invoke(
+        createTestEventV2({ method: 'POST', path: '/auth/register', json: { email: 'untrusted@example.com', password: 'SecurePassword123!' } }),
+      )) as APIGatewayProxyStructuredResultV2;
+      expect(result.statusCode).toBeGreaterThanOrEqual(500);
+      expect(result.body ?? '').not.toMatch(/certificate|localhost|stack/i);
+      expect(untrusting.output()).toMatch(/self[- ]signed certificate|unable to verify|SELF_SIGNED/i);
+    } finally {
+      await untrusting.close();
+    }
+  });
+
+  test('no container crashed or logged an error', () => {
+    for (const [handler, container] of running) {
+      expect({ handler, running: container.running }).toEqual({ handler, running: true });
+      expect({ handler, errors: container.output().split('\n').filter((line) => /"level":"(ERROR|CRITICAL)"|Uncaught|harness:/.test(line)) }).toEqual({ handler, errors: [] });
+    }
+  });
+});

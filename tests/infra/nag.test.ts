@@ -80,6 +80,8 @@ const variants: Record<string, Record<string, unknown>> = {
   'two endpoint AZs, reserved concurrency, Docker driver build': { secretsEndpointAzs: '2', dbReservedConcurrency: '5', driverBuild: 'docker' },
   'mail through SQS and SES, tracing': { mailFrom: 'Uploads <no-reply@example.com>', tracing: 'true' },
   'GuardDuty malware scanning': { scanner: 'guardduty' },
+  'Aurora PostgreSQL (production)': { database: 'aurora', alarmEmail: 'ops@example.com' },
+  'Aurora PostgreSQL in a dev stage, with mail, tracing and GuardDuty': { database: 'aurora', stage: 'dev', mailFrom: 'no-reply@example.com', tracing: 'true', scanner: 'guardduty' },
 };
 
 describe.each(Object.entries(variants))('cdk-nag AwsSolutions: %s', (_name, context) => {

@@ -25,6 +25,7 @@ import { openSqlite } from '../../lib/db/sqlite';
 import { HttpError } from '../../lib/http/errors';
 import { createTestEventV2, invoke, multipartBody } from '../helpers/events';
 import { pdfBytes } from '../helpers/fixtures';
+import { startFakeSecretsManager, type FakeSecretsManager } from '../helpers/fake-secrets-manager';
 import { createTestDatabase } from '../helpers/postgres-server';
 import { resetRuntime, startTestStorage, testDialect, useFreshDatabase, type TestStorage } from '../helpers/runtime';
 
@@ -178,5 +179,163 @@ onPostgres('PostgreSQL', () => {
       await source.close();
       await destination.close();
     });
+  });
+});
+
+onPostgres('PostgreSQL through the RDS-generated secret (database=aurora)', () => {
+  const REGION = 'eu-west-1';
+  const CREDENTIALS = { accessKeyId: 'ASIAAURORATEST', secretAccessKey: 'aurora-secret-access-key', sessionToken: 'aurora-session-token' };
+  const ARN = `arn:aws:secretsmanager:${REGION}:123456789012:secret:AuroraClusterSecret-AbCdEf`;
+  const AWS_ENV = {
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_SESSION_TOKEN: CREDENTIALS.sessionToken,
+  };
+  let fake: FakeSecretsManager;
+  let secretJson: Record<string, unknown>;
+  const saved: Record<string, string | undefined> = {};
+
+  beforeAll(async () => {
+    fake = await startFakeSecretsManager(CREDENTIALS, REGION);
+    fake.reply = (call) => (call.body.SecretId === ARN ? { status: 200, body: { ARN, SecretString: JSON.stringify(secretJson) } } : { status: 400, body: {}, errorType: 'ResourceNotFoundException' });
+    for (const name of [...Object.keys(AWS_ENV), 'AWS_ENDPOINT_URL_SECRETS_MANAGER', 'DATABASE_URL', 'DATABASE_SECRET_ARN', 'DATABASE_TLS']) saved[name] = process.env[name];
+  });
+
+  beforeEach(async () => {
+    // What RDS writes into the secret it generates for a cluster.
+    const url = new URL(await useFreshDatabase());
+    secretJson = {
+      engine: 'postgres',
+      host: url.hostname,
+      port: Number(url.port),
+      dbname: url.pathname.slice(1),
+      username: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      dbClusterIdentifier: 'aurora-test',
+    };
+    delete process.env.DATABASE_URL;
+    // The suite's server speaks no TLS; Aurora's path with TLS verified runs in bundles.test.ts.
+    Object.assign(process.env, AWS_ENV, { AWS_ENDPOINT_URL_SECRETS_MANAGER: fake.url, DATABASE_SECRET_ARN: ARN, DATABASE_TLS: 'off' });
+    fake.calls.length = 0;
+    await resetRuntime();
+  });
+
+  afterAll(async () => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await fake.close();
+    await useFreshDatabase();
+    await resetRuntime();
+  });
+
+  it('registers and logs in with only DATABASE_SECRET_ARN set, reading the secret once per container', async () => {
+    const credentials = { email: 'aurora@example.com', password: 'SecurePassword123!' };
+    const created = await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
+    expect(created.status).toBe(201);
+    const duplicate = await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: credentials }));
+    expect(duplicate.status).toBe(409);
+    const session = await invoke(login, createTestEventV2({ method: 'POST', path: '/auth/login', json: credentials }));
+    expect(session.status).toBe(200);
+    const reads = fake.calls.filter((call) => call.body.SecretId === ARN);
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toEqual({ target: 'secretsmanager.GetSecretValue', body: { SecretId: ARN } });
+  });
+
+  it('takes host, port, database and credentials from the secret, over a DATABASE_URL that names something else', async () => {
+    process.env.DATABASE_URL = 'postgres://someone:wrong@127.0.0.1:9/elsewhere';
+    await resetRuntime();
+    expect(await getDb().get<{ db: string }>('SELECT current_database() AS db')).toEqual({ db: secretJson.dbname });
+  });
+
+  it.each([
+    ['a secret without a password', () => ({ username: 'u', host: 'h' })],
+    ['a secret that is not JSON', () => 'not json'],
+  ])('answers 500 (logged, nothing internal in the body) for %s', async (_name, make) => {
+    const value = make();
+    fake.reply = () => ({ status: 200, body: { ARN, SecretString: typeof value === 'string' ? value : JSON.stringify(value) } });
+    try {
+      const answer = await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: { email: 'broken@example.com', password: 'SecurePassword123!' } }));
+      expect(answer.status).toBe(500);
+      expect(JSON.stringify(answer.body)).not.toMatch(/DATABASE_SECRET_ARN|username|password|SyntaxError/);
+    } finally {
+      fake.reply = (call) => (call.body.SecretId === ARN ? { status: 200, body: { ARN, SecretString: JSON.stringify(secretJson) } } : { status: 400, body: {}, errorType: 'ResourceNotFoundException' });
+    }
+  });
+
+  it('survives a password rotation: one 503 with Retry-After, then the secret is read again and requests work', async () => {
+    const role = `aurora_rot_${Date.now().toString(36)}`;
+    const admin = new pg.Client({ connectionString: adminUrl() });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'first-password'`);
+      await admin.query(`ALTER DATABASE ${String(secretJson.dbname)} OWNER TO ${role}`);
+      secretJson = { ...secretJson, username: role, password: 'first-password' };
+      await resetRuntime();
+      expect(await getDb().get('SELECT current_user AS who')).toEqual({ who: role });
+      expect(fake.calls).toHaveLength(1);
+
+      // The rotation: a new password on the server and in the secret; the container's open
+      // connection dies (as after an idle_session_timeout) and its cached password is stale.
+      await admin.query(`ALTER ROLE ${role} PASSWORD 'second-password'`);
+      secretJson = { ...secretJson, password: 'second-password' };
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+
+      const refused = await getDb().get('SELECT 1 AS one').catch((caught: unknown) => caught);
+      expect(refused).toBeInstanceOf(HttpError);
+      expect(refused).toMatchObject({ status: 503, headers: { 'Retry-After': '5' } });
+      expect(await getDb().get('SELECT current_user AS who')).toEqual({ who: role });
+      expect(fake.calls).toHaveLength(2);
+    } finally {
+      await resetRuntime();
+      await admin.end();
+    }
+  });
+
+  it('answers 503 with Retry-After when Secrets Manager cannot be reached (a retryable failure), never a hang', async () => {
+    fake.reply = () => ({ status: 503, body: { __type: 'ServiceUnavailable' }, errorType: 'ServiceUnavailable' });
+    try {
+      const answer = await invoke(register, createTestEventV2({ method: 'POST', path: '/auth/register', json: { email: 'nosecret@example.com', password: 'SecurePassword123!' } }));
+      expect(answer.status).toBe(503);
+      expect(answer.headers['retry-after']).toBe('5');
+    } finally {
+      fake.reply = (call) => (call.body.SecretId === ARN ? { status: 200, body: { ARN, SecretString: JSON.stringify(secretJson) } } : { status: 400, body: {}, errorType: 'ResourceNotFoundException' });
+    }
+  });
+});
+
+onPostgres('a Lambda container idle past what the server allows', () => {
+  it('replaces its connection before the next query instead of using one the server may have closed', async () => {
+    const url = await createTestDatabase(adminUrl());
+    const db = new PostgresDatabase({ url, poolMax: 1, maxIdleMs: 1000 });
+    try {
+      const pid = async () => (await db.get<{ pid: number }>('SELECT pg_backend_pid() AS pid'))?.pid;
+      const first = await pid();
+      expect(await pid()).toBe(first); // warm and busy: the same connection
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const after = await pid();
+      expect(after).toEqual(expect.any(Number));
+      expect(after).not.toBe(first);
+      // Migrations ran once, at the first open; the replacement did not run them again.
+      expect(await db.get<{ n: number }>('SELECT count(*) AS n FROM schema_migrations')).toEqual({ n: postgresMigrations.length });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('still works after the server ended the idle session (idle_session_timeout, as on Aurora)', async () => {
+    const url = new URL(await createTestDatabase(adminUrl()));
+    url.searchParams.set('options', '-c idle_session_timeout=200');
+    const db = new PostgresDatabase({ url: url.toString(), poolMax: 1, maxIdleMs: 100 });
+    try {
+      expect(await db.get('SELECT 1 AS one')).toEqual({ one: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await db.get('SELECT 2 AS two')).toEqual({ two: 2 });
+    } finally {
+      await db.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { ConfigError, LAMBDA_FILE_CEILING_BYTES, loadConfig } from '../../lib/config';
+import { ConfigError, LAMBDA_FILE_CEILING_BYTES, loadConfig, resetConfig } from '../../lib/config';
+import { closeDb, getDb } from '../../lib/db/connection';
 
 const secret = 'x'.repeat(32);
 
@@ -27,7 +28,28 @@ describe('loadConfig', () => {
 
   it('switches to the NFS-safe journal and no wildcard CORS inside Lambda', () => {
     const config = loadConfig({ JWT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:x', AWS_LAMBDA_FUNCTION_NAME: 'f' });
-    expect([config.production, config.database, config.corsOrigins]).toEqual([true, { dialect: 'sqlite', path: path.resolve('.data/dev.db'), journalMode: 'DELETE' }, []]);
+    expect([config.production, config.database, config.corsOrigins]).toEqual([true, { dialect: 'unset' }, []]);
+    const onEfs = loadConfig({ JWT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:x', AWS_LAMBDA_FUNCTION_NAME: 'f', DATABASE_URL: 'sqlite:////mnt/db/app.db' });
+    expect(onEfs.database).toEqual({ dialect: 'sqlite', path: '/mnt/db/app.db', journalMode: 'DELETE' });
+  });
+
+  it('in Lambda, names the database by DATABASE_URL or DATABASE_SECRET_ARN: no default file in a container', async () => {
+    const arn = 'arn:aws:secretsmanager:us-east-1:1:secret:x';
+    expect(loadConfig({ JWT_SECRET_ARN: arn, AWS_LAMBDA_FUNCTION_NAME: 'f' }).database).toEqual({ dialect: 'unset' });
+    expect(loadConfig({ JWT_SECRET_ARN: arn, AWS_LAMBDA_FUNCTION_NAME: 'f', DATABASE_SECRET_ARN: arn }).database).toMatchObject({ dialect: 'postgres' });
+    // Locally the default stays a file in DATA_DIR.
+    expect(loadConfig({ JWT_SECRET: secret }).database).toMatchObject({ dialect: 'sqlite', path: path.resolve('.data/dev.db') });
+    const saved = { ...process.env };
+    try {
+      for (const name of ['DATABASE_URL', 'DATABASE_SECRET_ARN', 'SQLITE_JOURNAL_MODE', 'JWT_SECRET']) delete process.env[name];
+      Object.assign(process.env, { AWS_LAMBDA_FUNCTION_NAME: 'f', JWT_SECRET_ARN: arn });
+      resetConfig();
+      await closeDb();
+      expect(() => getDb()).toThrow('Invalid configuration: this Lambda function has no database (DATABASE_URL or DATABASE_SECRET_ARN names one)');
+    } finally {
+      process.env = saved;
+      resetConfig();
+    }
   });
 
   it('reads the seed-style DATABASE_URL, relative and absolute', () => {
@@ -37,17 +59,27 @@ describe('loadConfig', () => {
 
   it('selects PostgreSQL by DATABASE_URL, one connection per Lambda container, credentials from a secret', () => {
     const url = 'postgres://app:pw@db.internal:5432/uploads';
-    expect(loadConfig({ JWT_SECRET: secret, DATABASE_URL: url }).database).toEqual({ dialect: 'postgres', url, secretArn: undefined, poolMax: 10 });
+    expect(loadConfig({ JWT_SECRET: secret, DATABASE_URL: url }).database).toEqual({ dialect: 'postgres', url, secretArn: undefined, tls: undefined, poolMax: 10 });
     expect(loadConfig({ JWT_SECRET: secret, DATABASE_URL: 'postgresql://h/db', DATABASE_POOL_MAX: '3' }).database).toMatchObject({ poolMax: 3 });
     const arn = 'arn:aws:secretsmanager:us-east-1:1:secret:db';
     const lambda = loadConfig({ JWT_SECRET_ARN: arn, AWS_LAMBDA_FUNCTION_NAME: 'f', DATABASE_URL: 'postgres://h:5432/db', DATABASE_SECRET_ARN: arn });
-    expect(lambda.database).toEqual({ dialect: 'postgres', url: 'postgres://h:5432/db', secretArn: arn, poolMax: 1 });
+    expect(lambda.database).toEqual({ dialect: 'postgres', url: 'postgres://h:5432/db', secretArn: arn, tls: 'verify', poolMax: 1 });
+  });
+
+  it('selects PostgreSQL by DATABASE_SECRET_ARN alone (Aurora: the secret names host, port and database), TLS verified unless turned off', () => {
+    const arn = 'arn:aws:secretsmanager:us-east-1:1:secret:db';
+    const aurora = loadConfig({ JWT_SECRET_ARN: arn, AWS_LAMBDA_FUNCTION_NAME: 'f', DATABASE_SECRET_ARN: arn });
+    expect(aurora.database).toEqual({ dialect: 'postgres', url: undefined, secretArn: arn, tls: 'verify', poolMax: 1 });
+    expect(loadConfig({ JWT_SECRET: secret, DATABASE_SECRET_ARN: arn, DATABASE_TLS: 'OFF' }).database).toMatchObject({ tls: 'off', poolMax: 10 });
   });
 
   it.each([
     [{ DATABASE_URL: 'mysql://h/db' }, /DATABASE_URL/],
     [{ DATABASE_URL: 'postgres://[bad' }, /DATABASE_URL/],
-    [{ DATABASE_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:db' }, /DATABASE_SECRET_ARN is only used with DATABASE_URL=postgres/],
+    [{ DATABASE_URL: 'sqlite:///x.db', DATABASE_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:db' }, /DATABASE_SECRET_ARN is only used with PostgreSQL/],
+    [{ DATABASE_SECRET_ARN: 'db-secret' }, /DATABASE_SECRET_ARN must be a Secrets Manager ARN/],
+    [{ DATABASE_URL: 'postgres://h/db', DATABASE_TLS: 'off' }, /DATABASE_TLS goes with DATABASE_SECRET_ARN/],
+    [{ DATABASE_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:db', DATABASE_TLS: 'maybe' }, /DATABASE_TLS/],
     [{ DATABASE_URL: 'postgres://h/db', SQLITE_JOURNAL_MODE: 'WAL' }, /SQLITE_JOURNAL_MODE is only used/],
   ])('refuses database settings that cannot work: %j', (env, message) => {
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(message);
