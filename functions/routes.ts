@@ -41,6 +41,7 @@ import {
   UploadPlanBody,
   VerifyEmailBody,
   VerifyEmailQuery,
+  PasswordResetQuery,
 } from '../lib/schemas';
 
 /**
@@ -309,6 +310,20 @@ export const routes: readonly Route[] = [
       request: { json: PasswordResetBody },
       responses: { 204: { description: 'Password set' } },
       errors: [400, 415, 422],
+    },
+  },
+  {
+    method: 'GET',
+    path: '/auth/password/reset',
+    handler: 'auth-password-reset-page',
+    auth: false,
+    needs: {},
+    docs: {
+      summary: 'Where the reset link points: sends the person who clicked it to the web client\'s new-password form (the token in its fragment)',
+      tag: 'auth',
+      query: PasswordResetQuery,
+      responses: { 303: { description: 'To /#/reset/{token}, the web client\'s form that POSTs the token and the new password' } },
+      errors: [422],
     },
   },
   {

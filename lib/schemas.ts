@@ -66,6 +66,8 @@ export const VerifyEmailBody = withMeta(z.object({ token: linkToken }), { id: 'V
 
 export const VerifyEmailQuery = z.object({ token: linkToken });
 
+export const PasswordResetQuery = z.object({ token: linkToken });
+
 export const PasswordForgotBody = withMeta(z.object({ email, captcha }), { id: 'PasswordForgotBody' });
 
 export const PasswordResetBody = withMeta(z.object({ token: linkToken, new_password: newPassword }), { id: 'PasswordResetBody' });

@@ -64,6 +64,21 @@ let recoveryCode = '';
 
 jest.setTimeout(60_000);
 
+/** The first link to `linkPath` in a mail to `to` in the runtime's outbox (DATA_DIR/mail/*.eml), once it is there. */
+async function waitForMailLink(to: string, linkPath: string): Promise<string> {
+  const folder = path.join(dataDir, 'mail');
+  for (let waited = 0; waited < 15_000; waited += 100) {
+    for (const name of fs.existsSync(folder) ? fs.readdirSync(folder) : []) {
+      const text = fs.readFileSync(path.join(folder, name), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      if (!new RegExp(`^To: ${to.replace(/[.+]/g, '\\$&')}`, 'mi').test(text)) continue;
+      const link = new RegExp(`https?://\\S+${linkPath}\\?token=[A-Za-z0-9_-]+`).exec(text)?.[0];
+      if (link) return link;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no mail to ${to} with a ${linkPath} link in ${folder}`);
+}
+
 describeWithChromium('web client in Chromium', () => {
   beforeAll(async () => {
     if (!CHROMIUM_BINARY) throw new Error('Chromium not found (/usr/bin/chromium): install it with `apt-get install chromium`');
@@ -348,7 +363,7 @@ describeWithChromium('web client in Chromium', () => {
     expect(await sessions.count()).toBe(1);
 
     await page.getByLabel('Current password').fill(PASSWORD);
-    await page.getByLabel('New password').fill(NEW_PASSWORD);
+    await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
     await page.getByRole('button', { name: 'Change password' }).click();
     await page.getByText('Password changed; your other sessions have ended').waitFor();
 
@@ -405,6 +420,50 @@ describeWithChromium('web client in Chromium', () => {
     await row('note-19.txt').waitFor(); // the new access token works (newest first: page one)
   }, 45_000);
 
+  test('forgot password: the mailed link opens a new-password form, and the new password signs in', async () => {
+    const email = `forgetful-${randomBytes(3).toString('hex')}@example.com`;
+    const register = await fetch(`${app}/auth/register`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) });
+    expect(register.status).toBe(201);
+    const other = await browser.newContext();
+    const visitor = await other.newPage();
+    visitor.setDefaultTimeout(15_000);
+    visitor.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    visitor.on('console', (message) => {
+      if (message.type() === 'error' || message.type() === 'warning') problems.push(`console.${message.type()}: ${message.text()}`);
+    });
+    try {
+      await visitor.goto(`${app}/`);
+      await visitor.getByRole('link', { name: 'Forgot your password?' }).click();
+      await visitor.getByLabel('Email').fill(email);
+      await visitor.getByRole('button', { name: 'Send reset link' }).click();
+      await visitor.getByText('If an account uses that address, a reset link is on its way.').waitFor();
+
+      // The link in the mail (the outbox locally), as the person clicks it: at the API, which
+      // sends the browser on to the app's form with the token in the fragment.
+      const link = await waitForMailLink(email, '/auth/password/reset');
+      expect(link.startsWith(`${app}/auth/password/reset?token=`)).toBe(true);
+      await visitor.goto(link);
+      expect(new URL(visitor.url()).pathname).toBe('/');
+      await visitor.getByLabel('New password', { exact: true }).fill('A-brand-new-password');
+      await visitor.getByRole('button', { name: 'Set new password' }).click();
+      await visitor.getByText('Your password is changed. Sign in with the new one.').waitFor();
+
+      await visitor.getByLabel('Email').fill(email);
+      await visitor.getByLabel('Password', { exact: true }).fill('A-brand-new-password');
+      await visitor.getByRole('button', { name: 'Sign in' }).click();
+      await visitor.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+
+      // The link works once: opened again, the form says so instead of a 500 or a blank page.
+      await visitor.getByRole('button', { name: 'Sign out', exact: true }).click();
+      await visitor.goto(link);
+      await visitor.getByLabel('New password', { exact: true }).fill('Another-new-password');
+      await visitor.getByRole('button', { name: 'Set new password' }).click();
+      await visitor.getByRole('alert').getByText('This link has been used already or has expired. Ask for a new one.').waitFor();
+    } finally {
+      await other.close();
+    }
+  });
+
   test('delete the account: back to sign in, and the password no longer works', async () => {
     await page.getByRole('link', { name: 'Account' }).click();
     await page.getByLabel('Password to confirm').fill(NEW_PASSWORD);
@@ -415,8 +474,9 @@ describeWithChromium('web client in Chromium', () => {
   });
 
   test('no page errors, console errors or CSP violations along the way', () => {
-    // The two wrong passwords answer 401 on purpose: Chromium logs every failed fetch.
-    const unexpected = problems.filter((line) => !/Failed to load resource: the server responded with a status of (401|429)/.test(line));
+    // The two wrong passwords answer 401 (then 429) and the spent reset link 400, on purpose:
+    // Chromium logs every failed fetch.
+    const unexpected = problems.filter((line) => !/Failed to load resource: the server responded with a status of (400|401|429)/.test(line));
     expect(unexpected).toEqual([]);
   });
 });

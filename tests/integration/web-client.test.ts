@@ -9,6 +9,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { handler as resetPage } from '../../functions/auth-password-reset-page';
 import { handler as web } from '../../functions/web';
 import { routes } from '../../functions/routes';
 import { resetWebAssets } from '../../lib/web-assets';
@@ -115,6 +116,28 @@ describe('GET /assets/{file}', () => {
     for (const file of ['../index.html', '..%2F..%2Fpackage.json', '.source-hash', 'index.html', 'missing-123.js', 'constructor', '__proto__', '..', '.js', 'a/b.js']) {
       const result = await invoke(web, asset(file));
       expect([file, result.status, result.headers['content-type']]).toEqual([file, 404, 'application/problem+json']);
+    }
+  });
+});
+
+describe('GET /auth/password/reset (where the reset mail links)', () => {
+  const open = (query?: Record<string, string>) =>
+    invoke(resetPage, createTestEventV2({ path: '/auth/password/reset', routeKey: 'GET /auth/password/reset', ...(query ? { query } : {}) }));
+
+  it("sends the browser to the web client's form, the token in the fragment, never cached", async () => {
+    const result = await open({ token: 'abc_DEF-123' });
+    expect(result.status).toBe(303);
+    expect(result.headers.location).toBe('/#/reset/abc_DEF-123');
+    expect(result.headers['cache-control']).toBe('no-store');
+    expect(result.headers['referrer-policy']).toBe('no-referrer');
+  });
+
+  it('keeps a made-up token inside the fragment (encoded), and answers 422 problem+json without one', async () => {
+    const odd = await open({ token: 'a/../../evil?x=1#y' });
+    expect([odd.status, odd.headers.location]).toEqual([303, `/#/reset/${encodeURIComponent('a/../../evil?x=1#y')}`]);
+    for (const query of [undefined, { token: '' }, { token: 'x'.repeat(513) }]) {
+      const refused = await open(query);
+      expect([refused.status, refused.headers['content-type']]).toEqual([422, 'application/problem+json']);
     }
   });
 });

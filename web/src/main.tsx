@@ -4,15 +4,22 @@ import { Account } from './account';
 import { hasStoredSession, onAuthChange, refresh, signOut } from './api';
 import { Files } from './files';
 import { OpenShare } from './open-share';
+import { ForgotPassword, ResetPassword } from './password-reset';
 import { SignIn } from './sign-in';
 import { Status, useStatus } from './status';
 import './style.css';
 
-type Page = 'files' | 'account' | { share: string };
-/** `#/account`, `#/s/{token}` (a password-protected share link, from GET /s/{token}), else files. */
+type Page = 'files' | 'account' | 'forgot' | { share: string } | { reset: string };
+/**
+ * `#/account`; `#/s/{token}` (a password-protected share link, from GET /s/{token});
+ * `#/forgot`; `#/reset/{token}` (a password reset link, from GET /auth/password/reset); else files.
+ */
 const pageFromHash = (): Page => {
   const share = /^#\/s\/([\w-]+)$/.exec(location.hash);
   if (share?.[1]) return { share: share[1] };
+  const reset = /^#\/reset\/([\w-]+)$/.exec(location.hash);
+  if (reset?.[1]) return { reset: reset[1] };
+  if (location.hash === '#/forgot') return 'forgot';
   return location.hash === '#/account' ? 'account' : 'files';
 };
 
@@ -40,7 +47,13 @@ function App() {
   }, []);
   useEffect(() => {
     document.title =
-      typeof page === 'object' ? 'Shared file · Secure Upload' : auth !== 'in' ? 'Sign in · Secure Upload' : page === 'account' ? 'Account · Secure Upload' : 'Files · Secure Upload';
+      typeof page === 'object'
+        ? 'share' in page
+          ? 'Shared file · Secure Upload'
+          : 'New password · Secure Upload'
+        : page === 'forgot'
+          ? 'Reset password · Secure Upload'
+          : auth !== 'in' ? 'Sign in · Secure Upload' : page === 'account' ? 'Account · Secure Upload' : 'Files · Secure Upload';
   }, [auth, page]);
 
   return (
@@ -67,7 +80,13 @@ function App() {
       <main id="main" tabIndex={-1}>
         <Status status={status} />
         {typeof page === 'object' ? (
-          <OpenShare token={page.share} status={status} />
+          'share' in page ? (
+            <OpenShare token={page.share} status={status} />
+          ) : (
+            <ResetPassword token={page.reset} status={status} />
+          )
+        ) : page === 'forgot' ? (
+          <ForgotPassword status={status} />
         ) : (
           <>
             {auth === 'unknown' && <p aria-busy="true">Restoring your session…</p>}

@@ -124,6 +124,7 @@ export function SignIn({ status }: { status: StatusApi }) {
           <button type="button" class="secondary" disabled={busy} onClick={onCreate}>
             Create account
           </button>
+          <a href="#/forgot">Forgot your password?</a>
         </div>
       </form>
     </section>

@@ -1,0 +1,111 @@
+import { useState } from 'preact/hooks';
+import { ApiError, call } from './api';
+import { solveCaptcha, wantsCaptcha } from './captcha';
+import type { StatusApi } from './status';
+
+/** A call that may need a solved CAPTCHA (past the per-address limit, or CAPTCHA=always): tried once without, then once with. */
+async function withCaptcha<T>(status: StatusApi, send: (captcha?: string) => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if (!wantsCaptcha(error)) throw error;
+    status.info('One moment: your browser is solving a CAPTCHA…');
+    return send(await solveCaptcha());
+  }
+}
+
+/**
+ * "Forgot your password?": `POST /auth/password/forgot`. The API answers 202 whether or not the
+ * account exists, and so does this page: it never says which addresses have accounts.
+ */
+export function ForgotPassword({ status }: { status: StatusApi }) {
+  const [email, setEmail] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [sent, setSent] = useState(false);
+
+  async function submit(event: Event): Promise<void> {
+    event.preventDefault();
+    setBusy(true);
+    status.clear();
+    try {
+      await withCaptcha(status, (captcha) => call('/auth/password/forgot', { auth: false, json: { email, ...(captcha ? { captcha } : {}) } }));
+      setSent(true);
+      status.info('If an account uses that address, a reset link is on its way.');
+    } catch (error) {
+      status.error(error);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section class="card narrow" aria-labelledby="forgot-title">
+      <h1 id="forgot-title">Reset your password</h1>
+      <p class="hint">Enter your account's address and we will mail you a link to choose a new password.</p>
+      <form onSubmit={(event) => void submit(event)}>
+        <label for="forgot-email">Email</label>
+        <input id="forgot-email" type="email" autoComplete="username" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+        <div class="actions">
+          <button type="submit" disabled={busy || sent}>
+            Send reset link
+          </button>
+          <a href="#/">Back to sign in</a>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+/**
+ * Where the mail's reset link lands (`GET /auth/password/reset?token=` redirects to
+ * `/#/reset/{token}`): a new password, then `POST /auth/password/reset`. Every session ends, so
+ * the person signs in again with the new password.
+ */
+export function ResetPassword({ token, status }: { token: string; status: StatusApi }) {
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: Event): Promise<void> {
+    event.preventDefault();
+    setBusy(true);
+    status.clear();
+    try {
+      await call('/auth/password/reset', { auth: false, json: { token, new_password: password } });
+      location.hash = '#/';
+      status.info('Your password is changed. Sign in with the new one.');
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 400) status.error('This link has been used already or has expired. Ask for a new one.');
+      else status.error(error);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section class="card narrow" aria-labelledby="reset-title">
+      <h1 id="reset-title">Choose a new password</h1>
+      <form onSubmit={(event) => void submit(event)}>
+        <label for="reset-password">New password</label>
+        <input
+          id="reset-password"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+          aria-describedby="reset-hint"
+          value={password}
+          onInput={(e) => setPassword(e.currentTarget.value)}
+        />
+        <p id="reset-hint" class="hint">
+          At least 8 characters. Every device signed in to your account is signed out.
+        </p>
+        <div class="actions">
+          <button type="submit" disabled={busy}>
+            Set new password
+          </button>
+          <a href="#/forgot">Ask for a new link</a>
+        </div>
+      </form>
+    </section>
+  );
+}
