@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 export interface StorageProps {
   readonly removalPolicy: RemovalPolicy;
   /**
-   * Origins whose browsers PUT/POST to presigned upload URLs and GET downloads (more may be added
+   * Origins whose browsers PUT to presigned upload URLs and GET downloads (more may be added
    * with {@link Storage.allowBrowserOrigins}, such as the API's own for the web client).
    */
   readonly corsOrigins: readonly string[];
@@ -75,7 +75,7 @@ export class Storage extends Construct {
 
   /**
    * Lets browsers on these origins send presigned uploads straight to the bucket (PUT for
-   * single uploads and multipart parts, POST) and read it (GET, HEAD), reading the ETag of each
+   * single uploads and multipart parts) and read it (GET, HEAD), reading the ETag of each
    * part. One CORS rule holds every origin; values may be tokens (the API's own URL).
    */
   allowBrowserOrigins(origins: readonly string[]): void {
@@ -85,7 +85,9 @@ export class Storage extends Construct {
     this.bucket.addCorsRule({
       // Read at synthesis: origins added later land in this same rule.
       allowedOrigins: Lazy.list({ produce: () => this.browserOrigins }),
-      allowedMethods: [HttpMethods.PUT, HttpMethods.POST, HttpMethods.GET, HttpMethods.HEAD],
+      // SPEC "Web client": PUT, GET and HEAD. The API hands out presigned PUTs (single uploads,
+      // multipart parts) and GETs, never a presigned POST policy, so no browser needs POST.
+      allowedMethods: [HttpMethods.PUT, HttpMethods.GET, HttpMethods.HEAD],
       allowedHeaders: ['*'],
       exposedHeaders: ['ETag'],
       maxAge: 3600,

@@ -534,6 +534,7 @@ function guardMultipartCompletion(store: FilesystemStore): void {
 /** Lets browsers PUT straight to the embedded server and read the ETag of each part. */
 function corsConfiguration(origins: readonly string[]): string {
   const allowed = (origins.length ? origins : ['*']).map((origin) => `<AllowedOrigin>${origin}</AllowedOrigin>`).join('');
-  const methods = ['GET', 'HEAD', 'PUT', 'POST'].map((method) => `<AllowedMethod>${method}</AllowedMethod>`).join('');
+  // SPEC "Web client": PUT (uploads and parts), GET and HEAD. Nothing the API signs is a POST.
+  const methods = ['GET', 'HEAD', 'PUT'].map((method) => `<AllowedMethod>${method}</AllowedMethod>`).join('');
   return `<CORSConfiguration><CORSRule>${allowed}${methods}<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
 }

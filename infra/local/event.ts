@@ -29,12 +29,22 @@ function clfTime(date: Date): string {
 }
 
 /**
+ * The request target as a URL. A target starting with `/` is a path, even `//x/y` (which
+ * `new URL(target, base)` reads as host `x`, and `//` as an authority without a host, which
+ * throws): API Gateway routes on the path, never on a host inside it.
+ */
+export function requestUrl(target: string | undefined): URL {
+  const raw = target ?? '/';
+  return raw.startsWith('/') ? new URL(`http://localhost${raw}`) : new URL(raw, 'http://localhost');
+}
+
+/**
  * Builds the payload format 2.0 event API Gateway would send for this request: lower-cased
  * headers with repeats joined by commas, cookies moved to `cookies`, decoded query parameters
  * (repeats joined by commas), the raw path and query, and the request context.
  */
 export function toApiGatewayEvent(req: IncomingMessage, body: Buffer, match: RouteMatch, requestId: string): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req.url);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || name === 'cookie') continue;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { routes as defaultRoutes, type Route } from '../../functions/routes';
 import { LAMBDA_MAX_PAYLOAD_BYTES } from '../../lib/config';
-import { lambdaContext, serializedEventBytes, toApiGatewayEvent } from './event';
+import { lambdaContext, requestUrl, serializedEventBytes, toApiGatewayEvent } from './event';
 import { Router } from './routing';
 
 /** API Gateway HTTP API's request payload limit. */
@@ -65,7 +65,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   async function handle(req: IncomingMessage, res: ServerResponse, seen: AccessLogFields): Promise<void> {
     const requestId = randomUUID();
     res.setHeader('apigw-requestid', requestId);
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    let path: string;
+    try {
+      path = requestUrl(req.url).pathname;
+    } catch {
+      return drainThen(req, () => sendGatewayMessage(res, 400, 'Bad Request')); // not a path nor a URL
+    }
     const method = req.method ?? 'GET';
     const cors = corsHeaders(options.corsOrigins, req.headers.origin);
 

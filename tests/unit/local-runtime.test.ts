@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { routes } from '../../functions/routes';
 import { isTextContentType } from '../../infra/local/event';
 import { startApiServer } from '../../infra/local/server';
@@ -60,6 +61,38 @@ describe('API Gateway emulation', () => {
       expect([unknown.status, await unknown.json()]).toEqual([404, { message: 'Not Found' }]);
       const tooLarge = await fetch(`${server.url}/auth/login`, { method: 'POST', body: Buffer.alloc(10 * 1024 * 1024 + 1) });
       expect([tooLarge.status, await tooLarge.json()]).toEqual([413, { message: 'Request Entity Too Large' }]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/** One request with the request target exactly as written (fetch and curl would normalize it). */
+const rawRequest = (url: string, target: string) =>
+  new Promise<{ status: number; type: string | undefined; body: string }>((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const request = http.request({ host: hostname, port, path: target, method: 'GET' }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, type: response.headers['content-type'], body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+
+describe('request targets starting with //', () => {
+  // Attack: `GET //` made `new URL('//', base)` throw (an authority with no host), a 500 from
+  // the runtime that serves the web client; `GET //anything/files` was read as host
+  // `anything` and path `/files`, so any path could reach the page or another route. A path
+  // is a path: `//` and `//x/files` match no route and answer the gateway's 404 JSON.
+  it('answers 404 JSON, never 500, and never reads the first segment as a host', async () => {
+    const server = await startApiServer({ host: '127.0.0.1', port: 0, corsOrigins: [] });
+    try {
+      for (const target of ['//', '///', '//evil.example/', '//evil.example/health', '//@/']) {
+        const answer = await rawRequest(server.url, target);
+        expect([target, answer.status, answer.type, answer.body]).toEqual([target, 404, 'application/json', '{"message":"Not Found"}']);
+      }
     } finally {
       await server.close();
     }
