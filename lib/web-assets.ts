@@ -122,7 +122,7 @@ export function webAsset(name: string, acceptEncoding: string | undefined): Http
   if (!dir) throw new HttpError(503, 'The web client is not built: run npm run build:web');
   const asset = load(dir, name);
   if (!asset) throw new HttpError(404, 'No such asset');
-  const gzip = asset.gzipped && /\bgzip\b/.test(acceptEncoding ?? '');
+  const gzip = asset.gzipped !== undefined && acceptsGzip(acceptEncoding);
   return {
     status: 200,
     body: gzip ? asset.gzipped : asset.body,
@@ -138,4 +138,15 @@ export function webAsset(name: string, acceptEncoding: string | undefined): Http
       ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),
     },
   };
+}
+
+/** Whether `Accept-Encoding` admits gzip: named (or `*`) without `q=0` (RFC 9110, 12.5.3). */
+export function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  const weights = new Map<string, number>();
+  for (const entry of (acceptEncoding ?? '').toLowerCase().split(',')) {
+    const [coding = '', ...params] = entry.split(';').map((part) => part.trim());
+    const q = params.find((param) => param.startsWith('q='));
+    weights.set(coding, q ? Number(q.slice(2)) || 0 : 1);
+  }
+  return (weights.get('gzip') ?? weights.get('*') ?? 0) > 0;
 }

@@ -12,7 +12,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { handler as resetPage } from '../../functions/auth-password-reset-page';
 import { handler as web } from '../../functions/web';
 import { routes } from '../../functions/routes';
-import { resetWebAssets } from '../../lib/web-assets';
+import { acceptsGzip, resetWebAssets } from '../../lib/web-assets';
 import { createTestEventV2, invoke, lambdaContext } from '../helpers/events';
 import { resetRuntime } from '../helpers/runtime';
 
@@ -139,5 +139,12 @@ describe('GET /auth/password/reset (where the reset mail links)', () => {
       const refused = await open(query);
       expect([refused.status, refused.headers['content-type']]).toEqual([422, 'application/problem+json']);
     }
+  });
+});
+
+describe('Accept-Encoding', () => {
+  it('gzip only where the client admits it (q=0 refuses it; * admits it)', () => {
+    expect([undefined, '', 'br', 'gzip;q=0', 'gzip; q=0, br', 'identity', '*;q=0'].map(acceptsGzip)).toEqual(Array(7).fill(false));
+    expect(['gzip', 'GZIP', 'br, gzip', 'gzip;q=0.5', '*', 'deflate, *;q=0.1'].map(acceptsGzip)).toEqual(Array(6).fill(true));
   });
 });
