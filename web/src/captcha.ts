@@ -1,4 +1,5 @@
 import { ApiError } from './api';
+import type { StatusApi } from './status';
 
 /**
  * Solves the API's ALTCHA proof of work in the page, with altcha-lib's own solver and its Web
@@ -19,4 +20,19 @@ export async function solveCaptcha(): Promise<string> {
 /** A refusal that a solved CAPTCHA gets past: 429 after failed logins, 400 with CAPTCHA=always. */
 export function wantsCaptcha(error: unknown): boolean {
   return error instanceof ApiError && (error.status === 429 || error.status === 400) && error.body.captcha_required === true;
+}
+
+/**
+ * A call that may need a solved CAPTCHA (past a failure limit, or CAPTCHA=always): tried once
+ * without, then, if the API asks for one, once more with the solution. `send` puts the solution
+ * (when given) into the body's `captcha`.
+ */
+export async function withCaptcha<T>(status: StatusApi, send: (captcha?: string) => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if (!wantsCaptcha(error)) throw error;
+    status.info('One moment: your browser is solving a CAPTCHA…');
+    return send(await solveCaptcha());
+  }
 }

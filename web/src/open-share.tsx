@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, call } from './api';
-import { solveCaptcha, wantsCaptcha } from './captcha';
+import { withCaptcha } from './captcha';
 import type { StatusApi } from './status';
 
 /**
@@ -19,14 +19,7 @@ export function OpenShare({ token, status }: { token: string; status: StatusApi 
     const send = (captcha?: string) =>
       call<{ url: string; filename: string }>(`/s/${encodeURIComponent(token)}`, { auth: false, json: { password, ...(captcha ? { captcha } : {}) } });
     try {
-      let file;
-      try {
-        file = await send();
-      } catch (error) {
-        if (!wantsCaptcha(error)) throw error;
-        status.info('One moment: your browser is solving a CAPTCHA…');
-        file = await send(await solveCaptcha());
-      }
+      const file = await withCaptcha(status, send);
       status.info(`Downloading ${file.filename}`);
       window.location.assign(file.url);
     } catch (error) {

@@ -1,18 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, call } from './api';
-import { solveCaptcha, wantsCaptcha } from './captcha';
+import { withCaptcha } from './captcha';
 import type { StatusApi } from './status';
-
-/** A call that may need a solved CAPTCHA (past the per-address limit, or CAPTCHA=always): tried once without, then once with. */
-async function withCaptcha<T>(status: StatusApi, send: (captcha?: string) => Promise<T>): Promise<T> {
-  try {
-    return await send();
-  } catch (error) {
-    if (!wantsCaptcha(error)) throw error;
-    status.info('One moment: your browser is solving a CAPTCHA…');
-    return send(await solveCaptcha());
-  }
-}
 
 /**
  * "Forgot your password?": `POST /auth/password/forgot`. The API answers 202 whether or not the

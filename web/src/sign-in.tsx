@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { acceptTokens, call, type TokenPair } from './api';
-import { solveCaptcha, wantsCaptcha } from './captcha';
+import { withCaptcha } from './captcha';
 import type { StatusApi } from './status';
 
 type LoginAnswer = TokenPair | { mfa_required: true; mfa_token: string; expires_in: number };
@@ -17,19 +17,8 @@ export function SignIn({ status }: { status: StatusApi }) {
   const [mfa, setMfa] = useState<{ token: string } | undefined>(undefined);
   const [code, setCode] = useState('');
 
-  /** A call that may need a solved CAPTCHA: tried once without, then once with. */
-  async function withCaptcha<T>(send: (captcha?: string) => Promise<T>): Promise<T> {
-    try {
-      return await send();
-    } catch (error) {
-      if (!wantsCaptcha(error)) throw error;
-      status.info('One moment: your browser is solving a CAPTCHA…');
-      return send(await solveCaptcha());
-    }
-  }
-
   async function logIn(): Promise<void> {
-    const answer = await withCaptcha((captcha) =>
+    const answer = await withCaptcha(status, (captcha) =>
       call<LoginAnswer>('/auth/login', { auth: false, json: { email, password, ...(captcha ? { captcha } : {}) } }),
     );
     if ('mfa_required' in answer) {
@@ -61,7 +50,7 @@ export function SignIn({ status }: { status: StatusApi }) {
     const form = document.getElementById('sign-in-form') as HTMLFormElement | null;
     if (form && !form.reportValidity()) return;
     void run(async () => {
-      await withCaptcha((captcha) => call('/auth/register', { auth: false, json: { email, password, ...(captcha ? { captcha } : {}) } }));
+      await withCaptcha(status, (captcha) => call('/auth/register', { auth: false, json: { email, password, ...(captcha ? { captcha } : {}) } }));
       status.info('Account created');
       await logIn();
     });
