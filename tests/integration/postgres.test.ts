@@ -170,6 +170,27 @@ onPostgres('PostgreSQL', () => {
       expect((await getDb().get<{ n: number }>('SELECT COUNT(*) AS n FROM sessions'))!.n).toBe(3);
     });
 
+    it('copies rows an older version stored with NUL (a User-Agent before requestOrigin dropped it), instead of failing the whole copy', async () => {
+      // Attack: before b86df96 SQLite stored a client's User-Agent verbatim, NUL included; PostgreSQL
+      // text cannot hold U+0000 (22021), so one such request made every later copy fail.
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sua-copy-')), 'nul.db');
+      const source = openSqlite(file, { journalMode: undefined });
+      source.raw
+        .prepare('INSERT INTO audit_events (id, user_id, at, type, ip, user_agent, request_id, details) VALUES (?, NULL, ?, ?, ?, ?, ?, ?)')
+        .run('3f1c2a4e-0000-4000-8000-000000000001', '2026-01-01T00:00:00Z', 'auth.login.failed', '203.0.113.9', 'Evil\u0000Agent/1.0', 'req-1', '{"reason":"wrong_password"}');
+      const target = await createTestDatabase(adminUrl());
+      const destination = new PostgresDatabase({ url: target, poolMax: 1 });
+      try {
+        const report = await copySqliteToPostgres(source, destination);
+        expect(report.rows.audit_events).toBe(1);
+        // The same user agent the API records today for that request (lib/request-origin.ts).
+        expect((await destination.get<{ user_agent: string }>('SELECT user_agent FROM audit_events'))!.user_agent).toBe('EvilAgent/1.0');
+      } finally {
+        await source.close();
+        await destination.close();
+      }
+    });
+
     it('refuses databases at different schema versions', async () => {
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sua-copy-')), 'old.db');
       const source = openSqlite(file, { journalMode: 'WAL' });
