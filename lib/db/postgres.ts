@@ -105,11 +105,29 @@ function unavailable(cause: unknown): HttpError {
   return new HttpError(503, 'The database is not reachable right now; try again in a few seconds', { headers: { 'Retry-After': '5' }, cause });
 }
 
+/**
+ * A serialization failure or deadlock that no retry resolved (sustained contention, or a lone
+ * statement outside transaction(), which has no retry): the request did nothing wrong and may
+ * succeed in a moment, so 503 with Retry-After, like SQLite's busy timeout, never a 500.
+ */
+function isContended(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && RETRYABLE.has(code);
+}
+
+function contended(cause: unknown): HttpError {
+  logger.warn('Database contended: serialization conflict or deadlock outlasted the retries', { error: cause as Error });
+  return new HttpError(503, 'The database is busy right now; try again in a moment', { headers: { 'Retry-After': '1' }, cause });
+}
+
+/** The error a caller sees: 503 for what a retry may cure, the error itself otherwise. */
+const transient = (error: unknown): unknown => (isUnavailable(error) ? unavailable(error) : isContended(error) ? contended(error) : error);
+
 async function guarded<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
-    throw isUnavailable(error) ? unavailable(error) : error;
+    throw transient(error);
   }
 }
 
@@ -235,7 +253,7 @@ export class PostgresDatabase implements Database {
         void stale?.then((pool) => pool.end()).catch(() => undefined);
         throw unavailable(error);
       }
-      throw isUnavailable(error) ? unavailable(error) : error;
+      throw transient(error);
     } finally {
       // Idle time counts from the end of the last use (a cold start's migrations can be slow).
       this.lastUsed = Date.now();
@@ -278,7 +296,7 @@ export class PostgresDatabase implements Database {
           await sleep(Math.random() * 5 * 2 ** Math.min(attempt, 6));
           continue;
         }
-        throw isUnavailable(error) ? unavailable(error) : error;
+        throw transient(error);
       } finally {
         client.release(broken instanceof Error ? broken : undefined);
       }

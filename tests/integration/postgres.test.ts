@@ -104,6 +104,28 @@ onPostgres('PostgreSQL', () => {
     expect(await db.get('SELECT count FROM throttle_counters WHERE key = ?', 'serial-test')).toEqual({ count: 8 });
   });
 
+  it('answers 503 with Retry-After, never a 500, when conflicts outlast every retry or a lone statement loses a deadlock', async () => {
+    // Attack: 100 concurrent plans of one user (100 Lambda containers) read the same quota rows
+    // under SERIALIZABLE; a few lost the conflict 10 times in a row and answered 500. Simulated
+    // here by a server that aborts every attempt, as sustained contention does.
+    const db = getDb();
+    let attempts = 0;
+    const exhausted = await db
+      .transaction(async (tx) => {
+        attempts += 1;
+        await tx.run("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$");
+      })
+      .catch((caught: unknown) => caught);
+    expect(attempts).toBe(10);
+    expect(exhausted).toBeInstanceOf(HttpError);
+    expect(exhausted).toMatchObject({ status: 503, headers: { 'Retry-After': expect.any(String) } });
+    // A statement outside transaction() (the throttle upsert, the sweeps) has no retry: a
+    // deadlock it loses (40P01) is as transient, so 503 too.
+    const deadlocked = await db.run("DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$").catch((caught: unknown) => caught);
+    expect(deadlocked).toBeInstanceOf(HttpError);
+    expect(deadlocked).toMatchObject({ status: 503, headers: { 'Retry-After': expect.any(String) } });
+  });
+
   it('refuses a statement on the database from inside its own transaction (it would run outside it)', async () => {
     await expect(getDb().transaction(async () => getDb().get('SELECT 1 AS one'))).rejects.toThrow(/use the transaction handle/);
   });
