@@ -6,6 +6,7 @@
  * skips it.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -125,6 +126,58 @@ onPostgres('PostgreSQL', () => {
     expect(deadlocked).toBeInstanceOf(HttpError);
     expect(deadlocked).toMatchObject({ status: 503, headers: { 'Retry-After': expect.any(String) } });
   });
+
+  it('answers 503, not a hang to the Lambda timeout, when the server stops answering on an open connection', async () => {
+    // Attack/fault: the server (or the path to it) goes silent mid-connection (an instance lost
+    // under load, a blackholed route): no RST, so TCP waits for hours; without a read timeout the
+    // request hung to the function's 28 s timeout and API Gateway answered its bare 500.
+    const server = new URL(process.env.DATABASE_URL!);
+    let silent = false;
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(Number(server.port), server.hostname);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => (client.destroy(), upstream.destroy()));
+      }
+      client.on('data', (chunk) => silent || upstream.write(chunk));
+      upstream.on('data', (chunk) => silent || client.write(chunk));
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const through = new URL(server);
+    through.hostname = '127.0.0.1';
+    through.port = String((proxy.address() as net.AddressInfo).port);
+    const db = new PostgresDatabase({ url: through.toString(), poolMax: 1, queryTimeoutMs: 1000, connectTimeoutMs: 1000 });
+    try {
+      // Silent in the middle of a transaction: no ROLLBACK waited for, the connection dropped.
+      let started = Date.now();
+      const inTransaction = await db
+        .transaction(async (tx) => {
+          await tx.get('SELECT 1 AS one');
+          silent = true;
+          return tx.get('SELECT 2 AS two');
+        })
+        .catch((caught: unknown) => caught);
+      expect(inTransaction).toMatchObject({ status: 503, headers: { 'Retry-After': '5' } });
+      expect(Date.now() - started).toBeLessThan(5000);
+      silent = false;
+      // Silent under a single statement on a connection that was fine.
+      expect(await db.get('SELECT 1 AS one')).toEqual({ one: 1 });
+      silent = true;
+      started = Date.now();
+      expect(await db.get('SELECT 1 AS one').catch((caught: unknown) => caught)).toMatchObject({ status: 503, headers: { 'Retry-After': '5' } });
+      expect(Date.now() - started).toBeLessThan(5000);
+      // The silent connection was dropped, not reused: once the server answers, so do requests.
+      silent = false;
+      expect(await db.get('SELECT 2 AS two')).toEqual({ two: 2 });
+    } finally {
+      silent = false;
+      for (const socket of sockets) socket.destroy();
+      await db.close().catch(() => undefined);
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  }, 20_000);
 
   it('refuses a statement on the database from inside its own transaction (it would run outside it)', async () => {
     await expect(getDb().transaction(async () => getDb().get('SELECT 1 AS one'))).rejects.toThrow(/use the transaction handle/);
