@@ -336,7 +336,7 @@ describe('GET /s/{token}', () => {
       headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
     });
     expect([result.status, result.headers.location, result.headers['cache-control']]).toEqual([303, `/#/s/${link.token}`, 'no-store']);
-    expect(sql('SELECT downloads FROM shares WHERE id = ?', link.id)).toEqual([{ downloads: 0 }]);
+    expect(await sql('SELECT downloads FROM shares WHERE id = ?', link.id)).toEqual([{ downloads: 0 }]);
     // An unknown link stays a 404 for browsers too, and an open one still redirects to the file.
     const unknown = await call('share-open', { path: '/s/nope', routeKey: 'GET /s/{token}', pathParameters: { token: 'nope' }, headers: { accept: 'text/html' } });
     expect(unknown.status).toBe(404);
