@@ -15,7 +15,8 @@ async function main(): Promise<number> {
     return 2;
   }
   const source = openSqlite(databasePathFromUrl(from), { journalMode: undefined });
-  const target = new PostgresDatabase({ url: to, poolMax: 1 });
+  // No read timeout (0): a big table's batches may take long, and an operator is watching.
+  const target = new PostgresDatabase({ url: to, poolMax: 1, queryTimeoutMs: 0 });
   try {
     const started = Date.now();
     const report = await copySqliteToPostgres(source, target);

@@ -45,7 +45,7 @@ export interface PostgresOptions {
    * connection (it is dropped, the request answers 503): a server or route that went silent
    * sends no reset, and TCP would wait past any Lambda timeout. Every statement here is short
    * (indexed, bounded); migrations are exempt. Default 10 s: with a 20 s connection wait that
-   * a resume may use, a function still answers within its 28 s.
+   * a resume may use, a function still answers within its 28 s. 0: no limit (the copy command).
    */
   readonly queryTimeoutMs?: number;
   readonly migrations?: readonly Migration[];
