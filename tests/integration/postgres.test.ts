@@ -266,6 +266,31 @@ onPostgres('PostgreSQL', () => {
       }
     });
 
+    it('takes the target from TARGET_DATABASE_URL, so the password is not on the command line, and prints no password', async () => {
+      // Attack: the documented command put the master password in argv, readable by any user of
+      // the migration host (ps, /proc/<pid>/cmdline) while the copy runs, and in shell history.
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sua-copy-')), 'cli.db');
+      const source = openSqlite(file, { journalMode: undefined });
+      source.raw.prepare('INSERT INTO throttle_counters (scope, key, count, expires_at) VALUES (?, ?, 1, ?)').run('ip', 'cli-test', 4_000_000_000);
+      await source.close();
+      const target = await createTestDatabase(adminUrl());
+      const secret = decodeURIComponent(new URL(target).password);
+      const { execFile } = await import('node:child_process');
+      const run = (env: NodeJS.ProcessEnv) =>
+        new Promise<{ code: number; output: string }>((resolve) => {
+          execFile(process.execPath, ['--import', 'tsx', 'infra/db-copy.ts', `sqlite:///${file}`], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) =>
+            resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
+          );
+        });
+      const copied = await run({ TARGET_DATABASE_URL: target });
+      expect(copied).toMatchObject({ code: 0, output: expect.stringMatching(/Copied 1 rows/) });
+      expect(copied.output).not.toContain(secret);
+      // A second run meets a non-empty database: refused, and the message names no password either.
+      const refused = await run({ TARGET_DATABASE_URL: target });
+      expect(refused).toMatchObject({ code: 1, output: expect.stringMatching(/not empty/) });
+      expect(refused.output).not.toContain(secret);
+    }, 60_000);
+
     it('refuses databases at different schema versions', async () => {
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sua-copy-')), 'old.db');
       const source = openSqlite(file, { journalMode: 'WAL' });
