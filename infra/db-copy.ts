@@ -1,7 +1,11 @@
 /**
- * `npm run db:copy -- <sqlite:///source.db> <postgres://target>`: copies a SQLite database into
+ * `npm run db:copy -- <sqlite:///source.db> [postgres://target]`: copies a SQLite database into
  * a new, empty PostgreSQL database (lib/db/copy.ts). Stop the API first (or put it in
  * maintenance): writes made during the copy would be lost.
+ *
+ * The target may (and with a real password should) come from `TARGET_DATABASE_URL` instead of
+ * the command line: an argument is readable by every user of the machine (`ps`,
+ * /proc/<pid>/cmdline) for as long as the copy runs, and stays in the shell's history.
  */
 import { copySqliteToPostgres } from '../lib/db/copy';
 import { databasePathFromUrl } from '../lib/config';
@@ -9,13 +13,16 @@ import { PostgresDatabase } from '../lib/db/postgres';
 import { openSqlite } from '../lib/db/sqlite';
 
 async function main(): Promise<number> {
-  const [from, to] = process.argv.slice(2);
+  const [from, argument] = process.argv.slice(2);
+  const to = argument ?? process.env.TARGET_DATABASE_URL;
   if (!from?.startsWith('sqlite:///') || !to || !/^postgres(ql)?:\/\//.test(to)) {
-    console.error('usage: npm run db:copy -- sqlite:///path/to/app.db postgres://user:password@host:5432/database');
+    console.error('usage: TARGET_DATABASE_URL=postgres://user:password@host:5432/database npm run db:copy -- sqlite:///path/to/app.db');
+    console.error('   or: npm run db:copy -- sqlite:///path/to/app.db postgres://... (the password is then visible in the process list)');
     return 2;
   }
   const source = openSqlite(databasePathFromUrl(from), { journalMode: undefined });
-  const target = new PostgresDatabase({ url: to, poolMax: 1 });
+  // No read timeout (0): a big table's batches may take long, and an operator is watching.
+  const target = new PostgresDatabase({ url: to, poolMax: 1, queryTimeoutMs: 0 });
   try {
     const started = Date.now();
     const report = await copySqliteToPostgres(source, target);

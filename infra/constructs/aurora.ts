@@ -29,6 +29,16 @@ export const AURORA_PORT = 5432;
  * connection idle for 60 s before using it, so it never meets one the server closed.
  */
 export const IDLE_SESSION_TIMEOUT = Duration.minutes(2);
+/**
+ * A session that sits inside an open transaction this long is ended, with its transaction and
+ * row locks. The API's transactions never wait between statements (no network, no user), so
+ * only an abandoned one gets here: a client that gave up on a silent connection
+ * (lib/db/postgres.ts read timeout) or a container frozen or killed mid-transaction whose
+ * connection the network never closed. Without it those locks stay until TCP keepalive notices,
+ * and every request touching the same rows waits on them. Above the functions' 28 s timeout, so
+ * no live request's transaction is ever ended.
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT = Duration.seconds(30);
 /** Idle time before Aurora pauses at 0 ACU (the service's minimum is 5 minutes). */
 export const AUTO_PAUSE_AFTER = Duration.minutes(5);
 
@@ -82,10 +92,11 @@ export class AuroraDatabase extends Construct {
       port: AURORA_PORT,
       parameterGroup: new ParameterGroup(this, 'Parameters', {
         engine,
-        description: 'TLS only; idle sessions end so a quiet cluster can pause',
+        description: 'TLS only; idle sessions end so a quiet cluster can pause; abandoned transactions end',
         parameters: {
           'rds.force_ssl': '1',
           idle_session_timeout: String(IDLE_SESSION_TIMEOUT.toMilliseconds()),
+          idle_in_transaction_session_timeout: String(IDLE_IN_TRANSACTION_TIMEOUT.toMilliseconds()),
         },
       }),
       storageEncrypted: true,

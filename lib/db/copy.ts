@@ -32,6 +32,15 @@ export const COPY_ORDER = [
 /** Columns PostgreSQL generates from a sequence: copied as they are, then the sequence moves past them. */
 const SERIAL_COLUMNS: Readonly<Record<string, string>> = { sessions: 'rowid', audit_events: 'seq' };
 
+/**
+ * U+0000: SQLite text holds it, PostgreSQL text cannot (22021). Rows written before
+ * lib/request-origin.ts dropped NUL from user agents can hold one, and a single such row would
+ * fail the whole copy; dropped here as the API drops it today, so the copy keeps what it would
+ * have recorded.
+ */
+const NUL = /\u0000/g;
+const storable = (value: SqlValue): SqlValue => (typeof value === 'string' && value.includes('\u0000') ? value.replace(NUL, '') : value);
+
 /** PostgreSQL allows 65535 parameters per statement. */
 const MAX_PARAMETERS = 60_000;
 
@@ -60,7 +69,7 @@ async function copyTable(raw: RawSqlite, tx: Queryable, table: string): Promise<
     batch = [];
   };
   for (const row of raw.prepare(`SELECT ${columns.join(', ')} FROM ${table}`).raw().iterate() as IterableIterator<SqlValue[]>) {
-    batch.push(...row);
+    for (const value of row) batch.push(storable(value));
     count += 1;
     if (batch.length / perRow >= batchRows) await flush();
   }

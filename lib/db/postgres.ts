@@ -40,8 +40,21 @@ export interface PostgresOptions {
    * only frozen containers pause) may already have. Must stay below that server timeout.
    */
   readonly maxIdleMs?: number;
+  /**
+   * How long to wait for a statement's answer on an open connection before giving up on that
+   * connection (it is dropped, the request answers 503): a server or route that went silent
+   * sends no reset, and TCP would wait past any Lambda timeout. Every statement here is short
+   * (indexed, bounded); migrations are exempt. Default 10 s: with a 20 s connection wait that
+   * a resume may use, a function still answers within its 28 s. 0: no limit (the copy command).
+   */
+  readonly queryTimeoutMs?: number;
   readonly migrations?: readonly Migration[];
 }
+
+export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
+
+/** pg's error when `query_timeout` passes without an answer. */
+const isReadTimeout = (error: unknown): boolean => /^Query read timeout$/.test(String((error as { message?: unknown } | null)?.message ?? ''));
 
 /** The Aurora cluster's `idle_session_timeout` (infra/constructs/aurora.ts) is 2 minutes; stay well below. */
 export const DEFAULT_MAX_IDLE_MS = 60_000;
@@ -95,7 +108,7 @@ function isUnavailable(error: unknown): boolean {
   return (
     /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(code) ||
     /^(08|57P0[1-3]|53300)/.test(code) || // connection exceptions, admin shutdown / cannot connect now, too many connections
-    /timeout exceeded when trying to connect|Connection terminated|connection timeout/i.test(message)
+    /timeout exceeded when trying to connect|Connection terminated|connection timeout|Query read timeout/i.test(message)
   );
 }
 
@@ -105,11 +118,29 @@ function unavailable(cause: unknown): HttpError {
   return new HttpError(503, 'The database is not reachable right now; try again in a few seconds', { headers: { 'Retry-After': '5' }, cause });
 }
 
+/**
+ * A serialization failure or deadlock that no retry resolved (sustained contention, or a lone
+ * statement outside transaction(), which has no retry): the request did nothing wrong and may
+ * succeed in a moment, so 503 with Retry-After, like SQLite's busy timeout, never a 500.
+ */
+function isContended(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && RETRYABLE.has(code);
+}
+
+function contended(cause: unknown): HttpError {
+  logger.warn('Database contended: serialization conflict or deadlock outlasted the retries', { error: cause as Error });
+  return new HttpError(503, 'The database is busy right now; try again in a moment', { headers: { 'Retry-After': '1' }, cause });
+}
+
+/** The error a caller sees: 503 for what a retry may cure, the error itself otherwise. */
+const transient = (error: unknown): unknown => (isUnavailable(error) ? unavailable(error) : isContended(error) ? contended(error) : error);
+
 async function guarded<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
-    throw isUnavailable(error) ? unavailable(error) : error;
+    throw transient(error);
   }
 }
 
@@ -195,6 +226,7 @@ export class PostgresDatabase implements Database {
       connectionTimeoutMillis: this.options.connectTimeoutMs ?? 20_000,
       idleTimeoutMillis: this.options.maxIdleMs ?? DEFAULT_MAX_IDLE_MS,
       keepAlive: true,
+      query_timeout: this.options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
       // A script (the copy command, a worker) ends when its work does; Lambda and servers never idle out.
       allowExitOnIdle: true,
       types,
@@ -235,7 +267,7 @@ export class PostgresDatabase implements Database {
         void stale?.then((pool) => pool.end()).catch(() => undefined);
         throw unavailable(error);
       }
-      throw isUnavailable(error) ? unavailable(error) : error;
+      throw transient(error);
     } finally {
       // Idle time counts from the end of the last use (a cold start's migrations can be slow).
       this.lastUsed = Date.now();
@@ -272,13 +304,15 @@ export class PostgresDatabase implements Database {
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch((rollback: unknown) => (broken = rollback));
+        // A connection that went silent would only time out again on ROLLBACK: dropped at once.
+        if (isReadTimeout(error)) broken = error;
+        else await client.query('ROLLBACK').catch((rollback: unknown) => (broken = rollback));
         const code = (error as { code?: unknown }).code;
         if (typeof code === 'string' && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
           await sleep(Math.random() * 5 * 2 ** Math.min(attempt, 6));
           continue;
         }
-        throw isUnavailable(error) ? unavailable(error) : error;
+        throw transient(error);
       } finally {
         client.release(broken instanceof Error ? broken : undefined);
       }
@@ -295,6 +329,9 @@ export class PostgresDatabase implements Database {
     if (pool) await (await pool.catch(() => undefined))?.end();
   }
 }
+
+/** A migration (and the wait for another container's, under the lock) may take this long. */
+const MIGRATION_TIMEOUT_MS = 15 * 60_000;
 
 /** Any key will do, as long as it is this application's: the migration lock of `migratePostgres`. */
 const MIGRATION_LOCK = 7_463_219_205;
@@ -320,7 +357,7 @@ export async function migratePostgres(pool: pg.Pool, list: readonly Migration[] 
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query({ text: 'SELECT pg_advisory_xact_lock($1)', values: [MIGRATION_LOCK], query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version    INTEGER PRIMARY KEY,
       name       TEXT NOT NULL,
@@ -329,7 +366,8 @@ export async function migratePostgres(pool: pg.Pool, list: readonly Migration[] 
     const recorded = await done(client); // re-read under the lock: another container may have won
     const applied: number[] = [];
     for (const migration of ordered.filter((m) => !recorded.has(m.version))) {
-      await client.query(migration.sql);
+      // Exempt from the pool's read timeout: a migration may rewrite a large table.
+      await client.query({ text: migration.sql, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
       await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
         migration.version,
         migration.name,

@@ -9,7 +9,7 @@
 import { App, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { handlerNames, routes, sweepNeeds } from '../../functions/routes';
-import { AURORA_ENGINE_VERSION, IDLE_SESSION_TIMEOUT } from '../../infra/constructs/aurora';
+import { AURORA_ENGINE_VERSION, IDLE_IN_TRANSACTION_TIMEOUT, IDLE_SESSION_TIMEOUT } from '../../infra/constructs/aurora';
 import { readSettings, SettingsError } from '../../infra/settings';
 import { functionId, functionNeeds, LAMBDA_CA_BUNDLE, SecureUploadStack } from '../../infra/stack';
 import { CONFIG_VARIABLES, loadConfig } from '../../lib/config';
@@ -82,6 +82,19 @@ describe('database=aurora: the cluster', () => {
     });
     // The client replaces a connection idle this long before the server may have ended it.
     expect(DEFAULT_MAX_IDLE_MS).toBeLessThan(IDLE_SESSION_TIMEOUT.toMilliseconds());
+  });
+
+  it('ends a transaction its client abandoned, so its row locks cannot outlive the request that took them', () => {
+    // Attack/fault: a client that gave up on a silent connection, or a container killed
+    // mid-transaction whose connection the network never closed, left its transaction open and
+    // its row locks held until TCP keepalive noticed (hours): every request for those rows waited.
+    aurora.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', {
+      Parameters: Match.objectLike({ idle_in_transaction_session_timeout: String(IDLE_IN_TRANSACTION_TIMEOUT.toMilliseconds()) }),
+    });
+    // Never a live request's: longer than any database function may run.
+    const longest = Math.max(...[...functionsOf(aurora).entries()].filter(([handler]) => usesDb(handler)).map(([, fn]) => Number(fn.props.Timeout)).filter((t) => t < 60));
+    expect(longest).toBeGreaterThan(0);
+    expect(IDLE_IN_TRANSACTION_TIMEOUT.toMilliseconds()).toBeGreaterThan(longest * 1000);
   });
 
   it('sits in the isolated subnets', () => {

@@ -6,6 +6,7 @@
  * skips it.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -104,6 +105,80 @@ onPostgres('PostgreSQL', () => {
     expect(await db.get('SELECT count FROM throttle_counters WHERE key = ?', 'serial-test')).toEqual({ count: 8 });
   });
 
+  it('answers 503 with Retry-After, never a 500, when conflicts outlast every retry or a lone statement loses a deadlock', async () => {
+    // Attack: 100 concurrent plans of one user (100 Lambda containers) read the same quota rows
+    // under SERIALIZABLE; a few lost the conflict 10 times in a row and answered 500. Simulated
+    // here by a server that aborts every attempt, as sustained contention does.
+    const db = getDb();
+    let attempts = 0;
+    const exhausted = await db
+      .transaction(async (tx) => {
+        attempts += 1;
+        await tx.run("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$");
+      })
+      .catch((caught: unknown) => caught);
+    expect(attempts).toBe(10);
+    expect(exhausted).toBeInstanceOf(HttpError);
+    expect(exhausted).toMatchObject({ status: 503, headers: { 'Retry-After': expect.any(String) } });
+    // A statement outside transaction() (the throttle upsert, the sweeps) has no retry: a
+    // deadlock it loses (40P01) is as transient, so 503 too.
+    const deadlocked = await db.run("DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$").catch((caught: unknown) => caught);
+    expect(deadlocked).toBeInstanceOf(HttpError);
+    expect(deadlocked).toMatchObject({ status: 503, headers: { 'Retry-After': expect.any(String) } });
+  });
+
+  it('answers 503, not a hang to the Lambda timeout, when the server stops answering on an open connection', async () => {
+    // Attack/fault: the server (or the path to it) goes silent mid-connection (an instance lost
+    // under load, a blackholed route): no RST, so TCP waits for hours; without a read timeout the
+    // request hung to the function's 28 s timeout and API Gateway answered its bare 500.
+    const server = new URL(process.env.DATABASE_URL!);
+    let silent = false;
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(Number(server.port), server.hostname);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => (client.destroy(), upstream.destroy()));
+      }
+      client.on('data', (chunk) => silent || upstream.write(chunk));
+      upstream.on('data', (chunk) => silent || client.write(chunk));
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const through = new URL(server);
+    through.hostname = '127.0.0.1';
+    through.port = String((proxy.address() as net.AddressInfo).port);
+    const db = new PostgresDatabase({ url: through.toString(), poolMax: 1, queryTimeoutMs: 1000, connectTimeoutMs: 1000 });
+    try {
+      // Silent in the middle of a transaction: no ROLLBACK waited for, the connection dropped.
+      let started = Date.now();
+      const inTransaction = await db
+        .transaction(async (tx) => {
+          await tx.get('SELECT 1 AS one');
+          silent = true;
+          return tx.get('SELECT 2 AS two');
+        })
+        .catch((caught: unknown) => caught);
+      expect(inTransaction).toMatchObject({ status: 503, headers: { 'Retry-After': '5' } });
+      expect(Date.now() - started).toBeLessThan(5000);
+      silent = false;
+      // Silent under a single statement on a connection that was fine.
+      expect(await db.get('SELECT 1 AS one')).toEqual({ one: 1 });
+      silent = true;
+      started = Date.now();
+      expect(await db.get('SELECT 1 AS one').catch((caught: unknown) => caught)).toMatchObject({ status: 503, headers: { 'Retry-After': '5' } });
+      expect(Date.now() - started).toBeLessThan(5000);
+      // The silent connection was dropped, not reused: once the server answers, so do requests.
+      silent = false;
+      expect(await db.get('SELECT 2 AS two')).toEqual({ two: 2 });
+    } finally {
+      silent = false;
+      for (const socket of sockets) socket.destroy();
+      await db.close().catch(() => undefined);
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  }, 20_000);
+
   it('refuses a statement on the database from inside its own transaction (it would run outside it)', async () => {
     await expect(getDb().transaction(async () => getDb().get('SELECT 1 AS one'))).rejects.toThrow(/use the transaction handle/);
   });
@@ -169,6 +244,52 @@ onPostgres('PostgreSQL', () => {
       expect(listed.sessions).toHaveLength(3);
       expect((await getDb().get<{ n: number }>('SELECT COUNT(*) AS n FROM sessions'))!.n).toBe(3);
     });
+
+    it('copies rows an older version stored with NUL (a User-Agent before requestOrigin dropped it), instead of failing the whole copy', async () => {
+      // Attack: before b86df96 SQLite stored a client's User-Agent verbatim, NUL included; PostgreSQL
+      // text cannot hold U+0000 (22021), so one such request made every later copy fail.
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sua-copy-')), 'nul.db');
+      const source = openSqlite(file, { journalMode: undefined });
+      source.raw
+        .prepare('INSERT INTO audit_events (id, user_id, at, type, ip, user_agent, request_id, details) VALUES (?, NULL, ?, ?, ?, ?, ?, ?)')
+        .run('3f1c2a4e-0000-4000-8000-000000000001', '2026-01-01T00:00:00Z', 'auth.login.failed', '203.0.113.9', 'Evil\u0000Agent/1.0', 'req-1', '{"reason":"wrong_password"}');
+      const target = await createTestDatabase(adminUrl());
+      const destination = new PostgresDatabase({ url: target, poolMax: 1 });
+      try {
+        const report = await copySqliteToPostgres(source, destination);
+        expect(report.rows.audit_events).toBe(1);
+        // The same user agent the API records today for that request (lib/request-origin.ts).
+        expect((await destination.get<{ user_agent: string }>('SELECT user_agent FROM audit_events'))!.user_agent).toBe('EvilAgent/1.0');
+      } finally {
+        await source.close();
+        await destination.close();
+      }
+    });
+
+    it('takes the target from TARGET_DATABASE_URL, so the password is not on the command line, and prints no password', async () => {
+      // Attack: the documented command put the master password in argv, readable by any user of
+      // the migration host (ps, /proc/<pid>/cmdline) while the copy runs, and in shell history.
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sua-copy-')), 'cli.db');
+      const source = openSqlite(file, { journalMode: undefined });
+      source.raw.prepare('INSERT INTO throttle_counters (scope, key, count, expires_at) VALUES (?, ?, 1, ?)').run('ip', 'cli-test', 4_000_000_000);
+      await source.close();
+      const target = await createTestDatabase(adminUrl());
+      const secret = decodeURIComponent(new URL(target).password);
+      const { execFile } = await import('node:child_process');
+      const run = (env: NodeJS.ProcessEnv) =>
+        new Promise<{ code: number; output: string }>((resolve) => {
+          execFile(process.execPath, ['--import', 'tsx', 'infra/db-copy.ts', `sqlite:///${file}`], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) =>
+            resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
+          );
+        });
+      const copied = await run({ TARGET_DATABASE_URL: target });
+      expect(copied).toMatchObject({ code: 0, output: expect.stringMatching(/Copied 1 rows/) });
+      expect(copied.output).not.toContain(secret);
+      // A second run meets a non-empty database: refused, and the message names no password either.
+      const refused = await run({ TARGET_DATABASE_URL: target });
+      expect(refused).toMatchObject({ code: 1, output: expect.stringMatching(/not empty/) });
+      expect(refused.output).not.toContain(secret);
+    }, 60_000);
 
     it('refuses databases at different schema versions', async () => {
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sua-copy-')), 'old.db');
