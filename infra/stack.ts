@@ -155,6 +155,7 @@ export class SecureUploadStack extends Stack {
               clientSecurityGroup: network.functionSecurityGroup,
               maxCapacity: settings.auroraMaxCapacity,
               removalPolicy: settings.removalPolicy,
+              logRetention: settings.logRetention,
               deletionProtection: settings.stage !== 'dev',
             }),
           }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Port, SecurityGroup, SubnetType, type ISecurityGroup, type IVpc } from 'aws-cdk-lib/aws-ec2';
 import {
   AuroraPostgresEngineVersion,
@@ -10,6 +10,7 @@ import {
   DatabaseSecret,
   ParameterGroup,
 } from 'aws-cdk-lib/aws-rds';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { CfnSecret, ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
@@ -49,6 +50,8 @@ export interface AuroraDatabaseProps {
   /** Upper bound of Serverless v2 capacity (ACU, 0.5 steps); also what sets max_connections. */
   readonly maxCapacity: number;
   readonly removalPolicy: RemovalPolicy;
+  /** How long the exported `postgresql` log is kept, like every other log group of the stack. */
+  readonly logRetention: RetentionDays;
   /** Deletion protection (production stages). */
   readonly deletionProtection: boolean;
 }
@@ -74,7 +77,17 @@ export class AuroraDatabase extends Construct {
       description: 'Aurora PostgreSQL: reachable only from the API functions',
       allowAllOutbound: false,
     });
+    // RDS exports the server log to /aws/rds/cluster/<identifier>/postgresql, creating that
+    // group with no retention (kept forever) unless it exists. Created here first, with the
+    // stack's retention; so the identifier is fixed (from the stack's name) rather than generated.
+    const clusterIdentifier = `${Stack.of(this).stackName}-aurora`.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+    const serverLog = new LogGroup(this, 'ServerLog', {
+      logGroupName: `/aws/rds/cluster/${clusterIdentifier}/postgresql`,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
     this.cluster = new DatabaseCluster(this, 'Cluster', {
+      clusterIdentifier,
       engine,
       writer: ClusterInstance.serverlessV2('Writer', { publiclyAccessible: false, autoMinorVersionUpgrade: true }),
       serverlessV2MinCapacity: 0,
@@ -106,6 +119,7 @@ export class AuroraDatabase extends Construct {
       removalPolicy: props.removalPolicy,
       cloudwatchLogsExports: ['postgresql'],
     });
+    this.cluster.node.addDependency(serverLog);
     this.cluster.connections.allowFrom(props.clientSecurityGroup, Port.tcp(AURORA_PORT), 'The API functions (one connection per container)');
     const secret = this.cluster.secret;
     if (!secret) throw new Error('the Aurora cluster has no generated secret');

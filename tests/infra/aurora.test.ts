@@ -84,6 +84,16 @@ describe('database=aurora: the cluster', () => {
     expect(DEFAULT_MAX_IDLE_MS).toBeLessThan(IDLE_SESSION_TIMEOUT.toMilliseconds());
   });
 
+  it('exports the server log into a group it creates first, with the stack\'s retention (RDS would keep it forever)', () => {
+    const identifier = props(cluster).DBClusterIdentifier as string;
+    expect(identifier).toMatch(/^[a-z][a-z0-9-]*[a-z0-9]$/);
+    expect(identifier).not.toContain('--');
+    const [logId] = Object.entries(resources(aurora, 'AWS::Logs::LogGroup')).find(([, group]) => props(group).LogGroupName === `/aws/rds/cluster/${identifier}/postgresql`) ?? [];
+    expect(logId).toBeDefined();
+    expect(props(resources(aurora, 'AWS::Logs::LogGroup')[logId ?? '']!).RetentionInDays).toBe(30);
+    expect(cluster.DependsOn).toContain(logId);
+  });
+
   it('ends a transaction its client abandoned, so its row locks cannot outlive the request that took them', () => {
     // Attack/fault: a client that gave up on a silent connection, or a container killed
     // mid-transaction whose connection the network never closed, left its transaction open and
