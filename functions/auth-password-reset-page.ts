@@ -7,7 +7,7 @@ import { PasswordResetQuery } from '../lib/schemas';
  * API and its web client by default). Choosing a new password needs a form, so a person
  * clicking it is sent to the web client's (`/#/reset/{token}`; a fragment never reaches a server,
  * a log or a Referer), which POSTs the token with the new password. Nothing is spent here: an
- * unknown or expired token is refused by that POST, with the same answer as any other.
+ * unknown or expired token is refused by that POST, with the same answer as every other.
  */
 export const handler = httpHandler({ query: validQuery(PasswordResetQuery) }, ({ query }) => ({
   status: 303,

@@ -33,7 +33,7 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /**
  * The upsert for `rows` counters: one statement, so atomic on its own on both engines (outside
- * any transaction: under PostgreSQL's default READ COMMITTED, racing upserts of one row each
+ * a transaction: under PostgreSQL's default READ COMMITTED, racing upserts of one row each
  * wait for the other and add one to what it committed).
  */
 const increment = (rows: number) => `INSERT INTO throttle_counters (scope, key, count, expires_at) VALUES ${Array<string>(rows).fill('(?, ?, 1, ?)').join(', ')}

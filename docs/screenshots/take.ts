@@ -4,7 +4,7 @@
  *   npm start   # in another terminal (MULTIPART_THRESHOLD_BYTES=5242880 shows multipart progress sooner)
  *   node --import tsx docs/screenshots/take.ts http://127.0.0.1:8000
  *
- * Signs up a fresh demo account, so it can run against any local instance.
+ * Signs up a fresh demo account, so it can run against every local instance.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';

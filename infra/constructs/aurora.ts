@@ -62,7 +62,7 @@ export interface AuroraDatabaseProps {
  * storage encrypted, TLS required, reachable on 5432 only from the functions' security group.
  * Its master credentials are generated into Secrets Manager (the JSON has host, port, dbname,
  * username, password), which the functions read once per container; no password is in the
- * template or any environment.
+ * template or in an environment.
  */
 export class AuroraDatabase extends Construct {
   readonly cluster: DatabaseCluster;

@@ -39,7 +39,7 @@ export interface EmbeddedS3Options {
 export interface EmbeddedS3 {
   readonly port: number;
   /**
-   * Replaces the bucket's CORS origins (empty means any). The local runtime adds the web
+   * Replaces the bucket's CORS origins (empty means every origin). The local runtime adds the web
    * client's own origin once the API's port is known (after this server started).
    */
   allowOrigins(origins: readonly string[]): Promise<void>;

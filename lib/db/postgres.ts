@@ -43,7 +43,7 @@ export interface PostgresOptions {
   /**
    * How long to wait for a statement's answer on an open connection before giving up on that
    * connection (it is dropped, the request answers 503): a server or route that went silent
-   * sends no reset, and TCP would wait past any Lambda timeout. Every statement here is short
+   * sends no reset, and TCP would wait past every Lambda timeout. Every statement here is short
    * (indexed, bounded); migrations are exempt. Default 10 s: with a 20 s connection wait that
    * a resume may use, a function still answers within its 28 s. 0: no limit (the copy command).
    */

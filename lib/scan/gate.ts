@@ -13,7 +13,7 @@ import type { Scanner, ScannerBackend, ScanSource, ScanStatus, ScanVerdict } fro
  */
 
 /**
- * `scan_status` of a file stored under `backend` once its inline scan (if any) passed: clamd
+ * `scan_status` of a file stored under `backend` once its inline scan (where there is one) passed: clamd
  * answered clean; GuardDuty answers later (pending until the EventBridge result); none scans
  * nothing. A direct-upload plan starts `pending` with either scanner, since nothing has been
  * scanned when it is planned.

@@ -104,7 +104,7 @@ if (typeof window !== 'undefined') {
 
 /**
  * Trades the stored refresh token for a new pair (once at a time, across tabs). False if there
- * is no session any more; throws on network or server trouble (the token is kept).
+ * is no session anymore; throws on network or server trouble (the token is kept).
  */
 export function refresh(): Promise<boolean> {
   refreshing ??= runRefresh().finally(() => {

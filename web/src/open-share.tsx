@@ -23,7 +23,7 @@ export function OpenShare({ token, status }: { token: string; status: StatusApi 
       status.info(`Downloading ${file.filename}`);
       window.location.assign(file.url);
     } catch (error) {
-      if (error instanceof ApiError && error.status === 404) status.error('This link does not work any more: it expired, was revoked or has been used up.');
+      if (error instanceof ApiError && error.status === 404) status.error('This link no longer works: it expired, was revoked or has been used up.');
       else status.error(error);
     } finally {
       setBusy(false);

@@ -40,7 +40,7 @@ interface XhrResult {
   readonly etag: string | null;
 }
 
-/** One XHR with upload progress, aborted with `signal`. Resolves for any HTTP status. */
+/** One XHR with upload progress, aborted with `signal`. Resolves for every HTTP status. */
 function send(
   method: 'POST' | 'PUT',
   url: string,
