@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { acceptsGzip } from './http/accept-encoding';
 import { HttpError } from './http/errors';
 import type { HttpResponse } from './http/response';
 
@@ -84,7 +85,7 @@ function load(name: string): { body: Buffer; gzipped: Buffer | undefined; type: 
 export function docsAsset(name: string, acceptEncoding: string | undefined): HttpResponse {
   const asset = load(name);
   if (!asset) throw new HttpError(404, 'No such documentation asset');
-  const gzip = asset.gzipped && /\bgzip\b/.test(acceptEncoding ?? '');
+  const gzip = asset.gzipped !== undefined && acceptsGzip(acceptEncoding);
   return {
     status: 200,
     body: gzip ? asset.gzipped : asset.body,

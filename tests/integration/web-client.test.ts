@@ -12,7 +12,8 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { handler as resetPage } from '../../functions/auth-password-reset-page';
 import { handler as web } from '../../functions/web';
 import { routes } from '../../functions/routes';
-import { acceptsGzip, resetWebAssets } from '../../lib/web-assets';
+import { acceptsGzip } from '../../lib/http/accept-encoding';
+import { resetWebAssets } from '../../lib/web-assets';
 import { createTestEventV2, invoke, lambdaContext } from '../helpers/events';
 import { resetRuntime } from '../helpers/runtime';
 

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, forgetSession } from './api';
 import { formatDate } from './format';
-import type { StatusApi } from './status';
+import { useSubmit, type StatusApi } from './status';
 
 interface Me {
   readonly email: string;
@@ -166,20 +166,15 @@ export function Account({ status }: { status: StatusApi }) {
 function PasswordChange({ status }: { status: StatusApi }) {
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
-  const [busy, setBusy] = useState(false);
-  async function submit(event: Event): Promise<void> {
+  const { busy, run } = useSubmit(status);
+  function submit(event: Event): Promise<void> {
     event.preventDefault();
-    setBusy(true);
-    try {
+    return run(async () => {
       await call('/auth/password', { json: { current_password: current, new_password: next } });
       setCurrent('');
       setNext('');
       status.info('Password changed; your other sessions have ended');
-    } catch (error) {
-      status.error(error);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   return (
     <section class="card" aria-labelledby="password-title">

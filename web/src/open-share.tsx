@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, call } from './api';
 import { withCaptcha } from './captcha';
-import type { StatusApi } from './status';
+import { useSubmit, type StatusApi } from './status';
 
 /**
  * A password-protected share link, opened in a browser: `GET /s/{token}` sends page loads here
@@ -10,24 +10,20 @@ import type { StatusApi } from './status';
  */
 export function OpenShare({ token, status }: { token: string; status: StatusApi }) {
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useSubmit(status);
 
-  async function submit(event: Event): Promise<void> {
+  function submit(event: Event): Promise<void> {
     event.preventDefault();
-    setBusy(true);
-    status.clear();
     const send = (captcha?: string) =>
       call<{ url: string; filename: string }>(`/s/${encodeURIComponent(token)}`, { auth: false, json: { password, ...(captcha ? { captcha } : {}) } });
-    try {
-      const file = await withCaptcha(status, send);
-      status.info(`Downloading ${file.filename}`);
-      window.location.assign(file.url);
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 404) status.error('This link no longer works: it expired, was revoked or has been used up.');
-      else status.error(error);
-    } finally {
-      setBusy(false);
-    }
+    return run(
+      async () => {
+        const file = await withCaptcha(status, send);
+        status.info(`Downloading ${file.filename}`);
+        window.location.assign(file.url);
+      },
+      (error) => (error instanceof ApiError && error.status === 404 ? 'This link no longer works: it expired, was revoked or has been used up.' : undefined),
+    );
   }
 
   return (

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, call } from './api';
 import { withCaptcha } from './captcha';
-import type { StatusApi } from './status';
+import { useSubmit, type StatusApi } from './status';
 
 /**
  * "Forgot your password?": `POST /auth/password/forgot`. The API answers 202 whether or not the
@@ -9,22 +9,16 @@ import type { StatusApi } from './status';
  */
 export function ForgotPassword({ status }: { status: StatusApi }) {
   const [email, setEmail] = useState('');
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useSubmit(status);
   const [sent, setSent] = useState(false);
 
-  async function submit(event: Event): Promise<void> {
+  function submit(event: Event): Promise<void> {
     event.preventDefault();
-    setBusy(true);
-    status.clear();
-    try {
+    return run(async () => {
       await withCaptcha(status, (captcha) => call('/auth/password/forgot', { auth: false, json: { email, ...(captcha ? { captcha } : {}) } }));
       setSent(true);
       status.info('If an account uses that address, a reset link is on its way.');
-    } catch (error) {
-      status.error(error);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -52,22 +46,18 @@ export function ForgotPassword({ status }: { status: StatusApi }) {
  */
 export function ResetPassword({ token, status }: { token: string; status: StatusApi }) {
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useSubmit(status);
 
-  async function submit(event: Event): Promise<void> {
+  function submit(event: Event): Promise<void> {
     event.preventDefault();
-    setBusy(true);
-    status.clear();
-    try {
-      await call('/auth/password/reset', { auth: false, json: { token, new_password: password } });
-      location.hash = '#/';
-      status.info('Your password is changed. Sign in with the new one.');
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 400) status.error('This link has been used already or has expired. Ask for a new one.');
-      else status.error(error);
-    } finally {
-      setBusy(false);
-    }
+    return run(
+      async () => {
+        await call('/auth/password/reset', { auth: false, json: { token, new_password: password } });
+        location.hash = '#/';
+        status.info('Your password is changed. Sign in with the new one.');
+      },
+      (error) => (error instanceof ApiError && error.status === 400 ? 'This link has been used already or has expired. Ask for a new one.' : undefined),
+    );
   }
 
   return (

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { acceptTokens, call, type TokenPair } from './api';
 import { withCaptcha } from './captcha';
-import type { StatusApi } from './status';
+import { useSubmit, type StatusApi } from './status';
 
 type LoginAnswer = TokenPair | { mfa_required: true; mfa_token: string; expires_in: number };
 
@@ -13,7 +13,7 @@ type LoginAnswer = TokenPair | { mfa_required: true; mfa_token: string; expires_
 export function SignIn({ status }: { status: StatusApi }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useSubmit(status);
   const [mfa, setMfa] = useState<{ token: string } | undefined>(undefined);
   const [code, setCode] = useState('');
 
@@ -28,18 +28,6 @@ export function SignIn({ status }: { status: StatusApi }) {
     }
     acceptTokens(answer);
     status.info('Signed in');
-  }
-
-  async function run(work: () => Promise<void>): Promise<void> {
-    setBusy(true);
-    status.clear();
-    try {
-      await work();
-    } catch (error) {
-      status.error(error);
-    } finally {
-      setBusy(false);
-    }
   }
 
   const onSubmit = (event: Event) => {

@@ -46,3 +46,28 @@ export function Status({ status }: { status: StatusApi }) {
     </div>
   );
 }
+
+/**
+ * A form's busy flag and its runner: clears the status, runs `work`, shows what it throws
+ * (`explain` may put a known refusal in people's words), and is idle again after.
+ */
+export function useSubmit(status: StatusApi): {
+  busy: boolean;
+  run: (work: () => Promise<void>, explain?: (error: unknown) => string | undefined) => Promise<void>;
+} {
+  const [busy, setBusy] = useState(false);
+  const run = async (work: () => Promise<void>, explain?: (error: unknown) => string | undefined): Promise<void> => {
+    setBusy(true);
+    status.clear();
+    try {
+      await work();
+    } catch (error) {
+      const known = explain?.(error);
+      if (known) status.error(new Error(known));
+      else status.error(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, run };
+}
