@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { storableText } from './db/database';
 
 /** Who sent a request, as audit events and abuse counters record it. */
 export interface RequestOrigin {
@@ -12,14 +13,10 @@ export interface RequestOrigin {
 /** Longest user agent kept: the header is the client's to fill. */
 const USER_AGENT_MAX = 512;
 
-/**
- * NUL: PostgreSQL text cannot hold it (the insert fails, so the audited request would be a
- * 500), and SQLite would keep it; dropped, so both engines record the same user agent.
- */
-const NUL = /\u0000/g;
-
 export function requestOrigin(event: APIGatewayProxyEventV2, requestId: string): RequestOrigin {
-  const userAgent = (event.requestContext?.http?.userAgent || event.headers?.['user-agent'])?.replace(NUL, '');
+  // Without NUL: PostgreSQL would refuse the audit row (a 500), SQLite keep it (storableText).
+  const raw = event.requestContext?.http?.userAgent || event.headers?.['user-agent'];
+  const userAgent = raw === undefined ? undefined : storableText(raw);
   return {
     ip: event.requestContext?.http?.sourceIp || 'unknown',
     userAgent: userAgent ? userAgent.slice(0, USER_AGENT_MAX) : undefined,

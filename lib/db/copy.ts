@@ -1,5 +1,5 @@
 import type { Database as RawSqlite } from 'better-sqlite3';
-import type { Queryable, SqlValue } from './database';
+import { storableText, type Queryable, type SqlValue } from './database';
 import { migrations } from './migrations';
 import type { PostgresDatabase } from './postgres';
 import type { SqliteDatabase } from './sqlite';
@@ -33,13 +33,10 @@ export const COPY_ORDER = [
 const SERIAL_COLUMNS: Readonly<Record<string, string>> = { sessions: 'rowid', audit_events: 'seq' };
 
 /**
- * U+0000: SQLite text holds it, PostgreSQL text cannot (22021). Rows written before
- * lib/request-origin.ts dropped NUL from user agents can hold one, and a single such row would
- * fail the whole copy; dropped here as the API drops it today, so the copy keeps what it would
- * have recorded.
+ * Rows written before lib/request-origin.ts dropped NUL from user agents can hold one, and a
+ * single such row would fail the whole copy: dropped here as the API drops it today.
  */
-const NUL = /\u0000/g;
-const storable = (value: SqlValue): SqlValue => (typeof value === 'string' && value.includes('\u0000') ? value.replace(NUL, '') : value);
+const storable = (value: SqlValue): SqlValue => (typeof value === 'string' ? storableText(value) : value);
 
 /** PostgreSQL allows 65535 parameters per statement. */
 const MAX_PARAMETERS = 60_000;

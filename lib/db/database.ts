@@ -43,3 +43,12 @@ export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }
+
+/**
+ * Text both engines can store: without U+0000, which SQLite keeps and PostgreSQL text refuses
+ * (22021). For client-supplied text that is recorded as it came (user agents), and for rows
+ * written before that rule when they are copied into PostgreSQL.
+ */
+export function storableText(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;
+}
